@@ -1,0 +1,194 @@
+"""The one settings object, read once in each entry point and passed down.
+
+Every field is documented by its ``description``: ``assist config docs`` renders the table that
+the README includes, so the documentation cannot drift from the code.
+"""
+
+from __future__ import annotations
+
+from pathlib import Path
+from typing import Annotated
+
+from pydantic import Field, SecretStr, field_validator
+from pydantic_settings import BaseSettings, NoDecode, SettingsConfigDict
+
+PLACEHOLDER_SECRETS = frozenset(
+    {
+        "changeme",
+        "change-me",
+        "change_me",
+        "secret",
+        "password",
+        "placeholder",
+        "todo",
+        "xxx",
+        "test",
+        "default",
+        "your-secret",
+        "your_secret",
+        "webhook-secret",
+        "mysecret",
+    }
+)
+MIN_SECRET_LENGTH = 16
+
+
+class SettingsError(ValueError):
+    """The configuration cannot be used; the message says which setting and why."""
+
+
+def _split_list(value: object) -> object:
+    """Accept a comma-separated string (the natural form in an environment variable)."""
+    if isinstance(value, str):
+        return [part.strip() for part in value.split(",") if part.strip()]
+    return value
+
+
+class Settings(BaseSettings):
+    """Forge Assist configuration. Environment variables use the prefix ``ASSIST_``."""
+
+    model_config = SettingsConfigDict(
+        env_prefix="ASSIST_", frozen=True, extra="ignore", env_file=None
+    )
+
+    # --- webhooks -------------------------------------------------------------------------
+    github_webhook_secrets: Annotated[list[SecretStr], NoDecode] = Field(
+        default_factory=list,
+        description="GitHub webhook secrets, comma-separated; several at once allow rotation.",
+    )
+    gitlab_webhook_tokens: Annotated[list[SecretStr], NoDecode] = Field(
+        default_factory=list,
+        description="GitLab webhook secret tokens, comma-separated; several allow rotation.",
+    )
+    max_body_bytes: int = Field(
+        25 * 1024 * 1024,
+        gt=0,
+        description="Largest webhook body accepted, in bytes (GitHub caps payloads at 25 MiB).",
+    )
+    bot_logins: Annotated[list[str], NoDecode] = Field(
+        default_factory=lambda: ["forge-assist[bot]", "forge-assist"],
+        description="Our own account names, comma-separated: their events are ignored.",
+    )
+    command_prefix: str = Field("/assist", description="Prefix of commands in comments.")
+
+    # --- storage and queue ----------------------------------------------------------------
+    database_url: str = Field(
+        "sqlite:///.assist/assist.db",
+        description="SQLAlchemy URL. SQLite file by default; PostgreSQL "
+        "(postgresql+psycopg://...) in production.",
+    )
+    redis_url: str = Field("redis://127.0.0.1:6379/0", description="Redis URL for the job queue.")
+    queue_prefix: str = Field(
+        "", description="Prefix for queue names, to share one Redis between deployments."
+    )
+    job_timeout_s: int = Field(1800, gt=0, description="Hard time limit of one job, seconds.")
+    job_retries: int = Field(3, ge=0, description="Retries of a failed job before it is kept.")
+    job_retry_backoff_s: Annotated[list[int], NoDecode] = Field(
+        default_factory=lambda: [10, 60, 300],
+        description="Seconds to wait before each retry, comma-separated.",
+    )
+    job_result_ttl_s: int = Field(7 * 86400, gt=0, description="How long results are kept.")
+    failed_job_ttl_s: int = Field(
+        30 * 86400, gt=0, description="How long failed jobs are kept for inspection and requeue."
+    )
+
+    # --- forges ---------------------------------------------------------------------------
+    github_api_url: str = Field(
+        "https://api.github.com", description="GitHub REST base URL (Enterprise: .../api/v3)."
+    )
+    github_app_id: int | None = Field(None, description="GitHub App id (App mode).")
+    github_private_key: SecretStr | None = Field(
+        None, description="GitHub App private key, PEM text (App mode)."
+    )
+    github_private_key_path: Path | None = Field(
+        None, description="File holding the GitHub App private key, instead of the PEM text."
+    )
+    github_token: SecretStr | None = Field(
+        None, description="A personal access token or Actions GITHUB_TOKEN (token mode)."
+    )
+    gitlab_url: str = Field("https://gitlab.com", description="GitLab base URL.")
+    gitlab_token: SecretStr | None = Field(
+        None, description="GitLab project, group or personal access token."
+    )
+    forge_timeout_s: float = Field(30.0, gt=0, description="Timeout of one forge API call.")
+
+    # --- model ----------------------------------------------------------------------------
+    llm_base_urls: Annotated[list[str], NoDecode] = Field(
+        default_factory=lambda: ["http://127.0.0.1:8000/v1"],
+        description="OpenAI-compatible base URLs (vLLM replicas), comma-separated.",
+    )
+    llm_model: str = Field("smollm2-135m-instruct", description="Served model name.")
+    llm_api_key: SecretStr | None = Field(None, description="Bearer token for the model server.")
+    llm_timeout_s: float = Field(120.0, gt=0, description="Timeout of one model request.")
+    llm_max_retries: int = Field(3, ge=0, description="Retries on 429/5xx/connection errors.")
+    llm_max_concurrency: int = Field(
+        8, gt=0, description="Model requests in flight at once for one job."
+    )
+    llm_context_tokens: int = Field(
+        2048, gt=0, description="Context length of the served model, in tokens."
+    )
+
+    # --- index ----------------------------------------------------------------------------
+    qdrant_location: str = Field(
+        ".assist/qdrant",
+        description="Embedded Qdrant directory, or an http(s):// URL of a Qdrant server.",
+    )
+    qdrant_api_key: SecretStr | None = Field(None, description="Qdrant server API key.")
+    embedding_base_url: str | None = Field(
+        None,
+        description="OpenAI-compatible /v1 URL serving embeddings; unset: local all-MiniLM-L6-v2.",
+    )
+    embedding_model: str = Field("all-MiniLM-L6-v2", description="Embedding model name.")
+    cache_dir: Path = Field(
+        Path(".assist/cache"), description="Repository clones and embedding cache."
+    )
+
+    # --- service --------------------------------------------------------------------------
+    log_level: str = Field("INFO", description="Python logging level.")
+    host: str = Field("127.0.0.1", description="Address `assist serve` binds.")
+    port: int = Field(8080, gt=0, lt=65536, description="Port `assist serve` binds.")
+
+    @field_validator(
+        "github_webhook_secrets",
+        "gitlab_webhook_tokens",
+        "bot_logins",
+        "llm_base_urls",
+        "job_retry_backoff_s",
+        mode="before",
+    )
+    @classmethod
+    def _lists_from_csv(cls, value: object) -> object:
+        return _split_list(value)
+
+
+def _secret_problem(value: str) -> str | None:
+    stripped = value.strip()
+    if not stripped:
+        return "is empty"
+    if stripped.lower() in PLACEHOLDER_SECRETS or stripped.startswith("<"):
+        return "is a placeholder"
+    if len(stripped) < MIN_SECRET_LENGTH:
+        return f"is shorter than {MIN_SECRET_LENGTH} characters"
+    return None
+
+
+def validate_for_serving(settings: Settings) -> None:
+    """Refuse to serve webhooks with a missing, empty or placeholder secret.
+
+    Called by ``assist serve`` at start-up. At least one forge must be configured; every
+    configured secret must be real. The message names the variable, never the value.
+    """
+    groups = {
+        "ASSIST_GITHUB_WEBHOOK_SECRETS": settings.github_webhook_secrets,
+        "ASSIST_GITLAB_WEBHOOK_TOKENS": settings.gitlab_webhook_tokens,
+    }
+    if not any(groups.values()):
+        raise SettingsError(
+            "no webhook secret is configured: set ASSIST_GITHUB_WEBHOOK_SECRETS and/or "
+            "ASSIST_GITLAB_WEBHOOK_TOKENS (a forge without one has every delivery refused)"
+        )
+    for name, secrets in groups.items():
+        for index, secret in enumerate(secrets):
+            problem = _secret_problem(secret.get_secret_value())
+            if problem:
+                raise SettingsError(f"{name} entry {index + 1} {problem}; refusing to start")
