@@ -1,0 +1,29 @@
+# The two commands of the README:
+#   make run   set up and run the main job
+#   make test  set up and run the tests (what CI runs)
+.PHONY: setup services run test lint docs bench-intake
+
+setup:
+	scripts/setup
+
+services:
+	scripts/services
+
+run: setup services
+	scripts/run
+
+lint: setup
+	.venv/bin/ruff check .
+	.venv/bin/ruff format --check .
+	.venv/bin/mypy
+
+test: setup services lint
+	.venv/bin/pytest -q --cov --cov-report=term:skip-covered --cov-fail-under=$(COV_FLOOR)
+
+COV_FLOOR ?= 75
+
+bench-intake: setup services
+	.venv/bin/python -m bench.intake --rate 200 --seconds 20
+
+docs: setup
+	.venv/bin/python -m bot.configdoc README.md

@@ -1,0 +1,161 @@
+"""`assist`: the command line. Settings are read here, once, and passed down."""
+
+from __future__ import annotations
+
+import sys
+from pathlib import Path
+from typing import Annotated
+
+import typer
+from pydantic import ValidationError
+
+from bot.settings import Settings, SettingsError, validate_for_serving
+
+# Tracebacks never print local variables: they may hold secrets.
+app = typer.Typer(
+    no_args_is_help=True,
+    add_completion=False,
+    help="Forge Assist",
+    pretty_exceptions_enable=False,
+    pretty_exceptions_show_locals=False,
+)
+db_app = typer.Typer(no_args_is_help=True, help="Database schema.")
+jobs_app = typer.Typer(no_args_is_help=True, help="Inspect and requeue jobs.")
+config_app = typer.Typer(no_args_is_help=True, help="Configuration.")
+app.add_typer(db_app, name="db")
+app.add_typer(jobs_app, name="jobs")
+app.add_typer(config_app, name="config")
+
+
+def _settings() -> Settings:
+    try:
+        return Settings()
+    except ValidationError as exc:
+        typer.echo(f"assist: invalid configuration:\n{exc}", err=True)
+        raise typer.Exit(2) from exc
+
+
+@app.command()
+def serve(
+    host: Annotated[str | None, typer.Option(help="Bind address (ASSIST_HOST).")] = None,
+    port: Annotated[int | None, typer.Option(help="Port (ASSIST_PORT).")] = None,
+    workers: Annotated[int, typer.Option(help="Web worker processes.")] = 1,
+) -> None:
+    """Run the webhook service."""
+    import uvicorn
+
+    settings = _settings()
+    try:
+        validate_for_serving(settings)
+    except SettingsError as exc:
+        typer.echo(f"assist serve: {exc}", err=True)
+        raise typer.Exit(2) from exc
+    uvicorn.run(
+        "bot.asgi:create",
+        factory=True,
+        host=host or settings.host,
+        port=port or settings.port,
+        workers=workers,
+        log_level=settings.log_level.lower(),
+        access_log=False,
+    )
+
+
+@app.command()
+def worker(
+    queue: Annotated[
+        list[str] | None, typer.Option("--queue", "-q", help="Queue(s): index, review, fix.")
+    ] = None,
+    burst: Annotated[bool, typer.Option(help="Exit when the queues are empty.")] = False,
+    name: Annotated[str | None, typer.Option(help="Worker name.")] = None,
+) -> None:
+    """Run an RQ worker on the named queues (all by default)."""
+    from bot.routing import QueueName
+    from bot.services import configure_logging
+    from bot.worker import run_worker
+
+    settings = _settings()
+    try:
+        queues = [QueueName(q) for q in (queue or [q.value for q in QueueName])]
+    except ValueError as exc:
+        typer.echo(f"assist worker: {exc}; queues are index, review, fix", err=True)
+        raise typer.Exit(2) from exc
+    configure_logging(settings.log_level)
+    run_worker(settings, queues, burst=burst, name=name)
+
+
+@db_app.command("upgrade")
+def db_upgrade(revision: str = "head") -> None:
+    """Apply migrations up to REVISION (default: head)."""
+    from sqlalchemy.exc import SQLAlchemyError
+
+    from bot.db.engine import upgrade
+
+    settings = _settings()
+    try:
+        upgrade(settings.database_url, revision)
+    except SQLAlchemyError as exc:
+        typer.echo(f"assist db upgrade: database unavailable: {exc}", err=True)
+        raise typer.Exit(1) from exc
+    typer.echo(f"database at {revision}")
+
+
+@jobs_app.command("list")
+def jobs_list(
+    status: Annotated[str, typer.Option(help="queued, started, failed, finished, canceled.")] = (
+        "failed"
+    ),
+    limit: int = 100,
+) -> None:
+    """List jobs by status."""
+    from bot.app import queue_policy
+    from bot.jobadmin import STATUSES, list_jobs
+    from bot.services import make_redis
+
+    if status not in STATUSES:
+        typer.echo(f"assist jobs list: status must be one of {', '.join(STATUSES)}", err=True)
+        raise typer.Exit(2)
+    settings = _settings()
+    redis = make_redis(settings.redis_url)
+    count = 0
+    for info in list_jobs(redis, queue_policy(settings), status, limit):
+        count += 1
+        typer.echo(f"{info.job_id}\t{info.queue}\t{info.status}\t{info.description}\t{info.error}")
+    typer.echo(f"{count} {status} job(s)", err=True)
+
+
+@jobs_app.command("retry")
+def jobs_retry(
+    job_ids: Annotated[list[str] | None, typer.Argument(help="Job ids; none: all failed.")] = None,
+) -> None:
+    """Requeue failed jobs."""
+    from bot.app import queue_policy
+    from bot.jobadmin import retry_jobs
+    from bot.services import make_redis
+
+    settings = _settings()
+    done = retry_jobs(make_redis(settings.redis_url), queue_policy(settings), job_ids or [])
+    for job_id in done:
+        typer.echo(job_id)
+    missing = set(job_ids or []) - set(done)
+    if missing:
+        typer.echo(f"not in a failed registry: {', '.join(sorted(missing))}", err=True)
+        raise typer.Exit(1)
+
+
+@config_app.command("docs")
+def config_docs(
+    output: Annotated[Path | None, typer.Option(help="Write to a file instead.")] = None,
+) -> None:
+    """Print the settings reference (Markdown), generated from the Settings model."""
+    from bot.configdoc import settings_markdown
+
+    text = settings_markdown()
+    if output:
+        output.write_text(text)
+    else:
+        sys.stdout.write(text)
+
+
+def main() -> None:
+    app()

@@ -1,0 +1,68 @@
+"""Tables. Every schema change comes with an Alembic revision in ``migrations/versions``."""
+
+from __future__ import annotations
+
+import datetime as dt
+from typing import Any, ClassVar
+
+from sqlalchemy import JSON, DateTime, Index, Integer, String, Text, UniqueConstraint, func
+from sqlalchemy.orm import DeclarativeBase, Mapped, mapped_column
+
+
+class Base(DeclarativeBase):
+    type_annotation_map: ClassVar[dict[Any, Any]] = {dict[str, Any]: JSON, list[str]: JSON}
+
+
+class Delivery(Base):
+    """One webhook request as received: accepted, ignored, duplicate or rejected.
+
+    ``delivery_key`` is the forge's delivery id for the first verified delivery of that id and
+    NULL for every other row (duplicates, rejections), so the unique index makes the first one
+    win a race while every attempt is still recorded.
+    """
+
+    __tablename__ = "deliveries"
+    __table_args__ = (
+        UniqueConstraint("forge", "delivery_key", name="uq_deliveries_forge_key"),
+        Index("ix_deliveries_received_at", "received_at"),
+    )
+
+    id: Mapped[int] = mapped_column(Integer, primary_key=True, autoincrement=True)
+    forge: Mapped[str] = mapped_column(String(16))
+    delivery_id: Mapped[str] = mapped_column(String(128), index=True)
+    delivery_key: Mapped[str | None] = mapped_column(String(128), nullable=True)
+    event: Mapped[str] = mapped_column(String(128))
+    repo: Mapped[str | None] = mapped_column(String(512), nullable=True)
+    outcome: Mapped[str] = mapped_column(String(32))
+    reason: Mapped[str] = mapped_column(Text, default="")
+    status_code: Mapped[int] = mapped_column(Integer)
+    job_ids: Mapped[list[str]] = mapped_column(JSON, default=list)
+    body_bytes: Mapped[int] = mapped_column(Integer, default=0)
+    body_sha256: Mapped[str] = mapped_column(String(64), default="")
+    received_at: Mapped[dt.datetime] = mapped_column(
+        DateTime(timezone=True), server_default=func.now()
+    )
+    updated_at: Mapped[dt.datetime] = mapped_column(
+        DateTime(timezone=True), server_default=func.now(), onupdate=func.now()
+    )
+
+
+class JobRun(Base):
+    """One job as the workers ran it: status, attempts, what it did, what it cost."""
+
+    __tablename__ = "job_runs"
+
+    id: Mapped[int] = mapped_column(Integer, primary_key=True, autoincrement=True)
+    job_id: Mapped[str] = mapped_column(String(128), unique=True)
+    kind: Mapped[str] = mapped_column(String(32))
+    forge: Mapped[str | None] = mapped_column(String(16), nullable=True)
+    repo: Mapped[str | None] = mapped_column(String(512), nullable=True)
+    number: Mapped[int | None] = mapped_column(Integer, nullable=True)
+    head_sha: Mapped[str | None] = mapped_column(String(64), nullable=True)
+    status: Mapped[str] = mapped_column(String(16))
+    attempts: Mapped[int] = mapped_column(Integer, default=0)
+    detail: Mapped[dict[str, Any]] = mapped_column(JSON, default=dict)
+    usage: Mapped[dict[str, Any]] = mapped_column(JSON, default=dict)
+    error: Mapped[str] = mapped_column(Text, default="")
+    started_at: Mapped[dt.datetime | None] = mapped_column(DateTime(timezone=True), nullable=True)
+    finished_at: Mapped[dt.datetime | None] = mapped_column(DateTime(timezone=True), nullable=True)

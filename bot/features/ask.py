@@ -1,0 +1,41 @@
+"""`/assist ask <question>` on a pull/merge request: an answer in a reply."""
+
+from __future__ import annotations
+
+from collections.abc import Iterable
+from typing import Any
+
+from bot.events import CommandEvent, CommandName, Event, TargetKind
+from bot.features._kwargs import command_kwargs
+from bot.jobs.context import WorkerContext
+from bot.jobs.record import recorded
+from bot.routing import JobSpec, QueueName, Route, job_id
+
+
+def _on_command(event: Event) -> Iterable[JobSpec]:
+    if not (
+        isinstance(event, CommandEvent)
+        and event.command.name is CommandName.ASK
+        and event.target is TargetKind.PULL
+        and event.command.argument
+    ):
+        return ()
+    forge, repo = event.repo.forge.value, event.repo.full_name
+    return (
+        JobSpec(
+            queue=QueueName.REVIEW,
+            func="bot.features.ask.ask_job",
+            job_id=job_id("ask", forge, repo, event.number, f"c{event.comment_id}", "ask"),
+            kwargs=command_kwargs(event),
+            description=f"ask {forge}:{repo}#{event.number} (command {event.comment_id})",
+        ),
+    )
+
+
+ROUTES = (Route(CommandEvent, _on_command, "answer /assist ask"),)
+
+
+@recorded("ask")
+def ask_job(_ctx: WorkerContext, **kwargs: Any) -> dict[str, Any]:
+    """Answer the question in ``kwargs['argument']``. The answer pipeline plugs in (issue 6)."""
+    return {"status": "recorded", "pipeline": "pending", "chars": len(kwargs["argument"])}

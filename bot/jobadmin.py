@@ -1,0 +1,74 @@
+"""Inspect and requeue jobs (`assist jobs list|retry`)."""
+
+from __future__ import annotations
+
+from collections.abc import Iterator
+from dataclasses import dataclass
+
+from redis import Redis
+from rq import Queue
+from rq.job import Job
+from rq.registry import (
+    BaseRegistry,
+    CanceledJobRegistry,
+    FailedJobRegistry,
+    FinishedJobRegistry,
+    StartedJobRegistry,
+)
+
+from bot.queue import QueuePolicy, queue_name
+from bot.routing import QueueName
+
+_REGISTRIES: dict[str, type[BaseRegistry]] = {
+    "failed": FailedJobRegistry,
+    "started": StartedJobRegistry,
+    "finished": FinishedJobRegistry,
+    "canceled": CanceledJobRegistry,
+}
+STATUSES = ("queued", *_REGISTRIES)
+
+
+@dataclass(frozen=True, slots=True)
+class JobInfo:
+    job_id: str
+    queue: str
+    status: str
+    description: str
+    error: str
+
+
+def _last_line(text: str | None) -> str:
+    lines = [line for line in (text or "").strip().splitlines() if line.strip()]
+    return lines[-1][:200] if lines else ""
+
+
+def list_jobs(
+    redis: Redis, policy: QueuePolicy, status: str, limit: int = 100
+) -> Iterator[JobInfo]:
+    for name in QueueName:
+        queue = Queue(queue_name(policy, name), connection=redis)
+        if status == "queued":
+            ids = queue.get_job_ids(0, limit)
+        else:
+            ids = _REGISTRIES[status](queue=queue).get_job_ids(0, limit)
+        for job in Job.fetch_many(ids, connection=redis):
+            if job is None:
+                continue
+            error = ""
+            if status == "failed":
+                result = job.latest_result()
+                error = _last_line(result.exc_string if result else None)
+            yield JobInfo(job.id, queue.name, status, job.description or "", error)
+
+
+def retry_jobs(redis: Redis, policy: QueuePolicy, job_ids: list[str]) -> list[str]:
+    """Requeue failed jobs (all of them when ``job_ids`` is empty); returns those requeued."""
+    requeued = []
+    for name in QueueName:
+        queue = Queue(queue_name(policy, name), connection=redis)
+        registry = FailedJobRegistry(queue=queue)
+        for job_id in job_ids or registry.get_job_ids():
+            if job_id in registry:
+                registry.requeue(job_id)
+                requeued.append(job_id)
+    return requeued

@@ -1,0 +1,47 @@
+"""Prometheus metrics of the web process, on a registry of its own (one per app)."""
+
+from __future__ import annotations
+
+import logging
+from collections.abc import Callable, Iterator, Mapping
+
+from prometheus_client import CollectorRegistry, Counter, Histogram
+from prometheus_client.core import GaugeMetricFamily
+from prometheus_client.registry import Collector
+
+log = logging.getLogger(__name__)
+
+
+class _QueueDepth(Collector):
+    def __init__(self, depth: Callable[[], Mapping[str, int]]) -> None:
+        self._depth = depth
+
+    def collect(self) -> Iterator[GaugeMetricFamily]:
+        family = GaugeMetricFamily(
+            "assist_queue_depth", "Jobs waiting in each queue.", labels=["queue"]
+        )
+        try:
+            for queue, count in self._depth().items():
+                family.add_metric([queue], count)
+        except Exception as exc:  # a scrape must not fail because Redis is down
+            log.warning("queue depth unavailable: %s", type(exc).__name__)
+        yield family
+
+
+class IntakeMetrics:
+    def __init__(self, depth: Callable[[], Mapping[str, int]]) -> None:
+        self.registry = CollectorRegistry()
+        self.deliveries = Counter(
+            "assist_deliveries",
+            "Webhook deliveries by forge, event and outcome.",
+            ["forge", "event", "outcome"],
+            registry=self.registry,
+        )
+        self.latency = Histogram(
+            "assist_delivery_seconds",
+            "Time to answer a webhook delivery.",
+            ["forge"],
+            buckets=(0.002, 0.005, 0.01, 0.025, 0.05, 0.1, 0.25, 0.5, 1.0, 2.5, 5.0),
+            registry=self.registry,
+        )
+        self.registry.register(_QueueDepth(depth))

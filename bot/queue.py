@@ -1,0 +1,108 @@
+"""Enqueue job specifications on RQ: idempotent by job id, newer heads supersede older ones."""
+
+from __future__ import annotations
+
+import logging
+from collections.abc import Sequence
+from dataclasses import dataclass
+
+from redis import Redis
+from rq import Queue, Retry
+from rq.exceptions import DuplicateJobError, NoSuchJobError
+from rq.job import Job
+
+from bot.routing import JobSpec, QueueName
+
+log = logging.getLogger(__name__)
+LATEST_PREFIX = "assist:latest:"
+
+
+def _text(value: bytes | str) -> str:
+    return value.decode() if isinstance(value, bytes) else value
+
+
+@dataclass(frozen=True, slots=True)
+class QueuePolicy:
+    prefix: str = ""
+    timeout_s: int = 1800
+    retries: int = 3
+    backoff_s: tuple[int, ...] = (10, 60, 300)
+    result_ttl_s: int = 7 * 86400
+    failure_ttl_s: int = 30 * 86400
+
+
+def queue_name(policy: QueuePolicy, name: QueueName) -> str:
+    return f"{policy.prefix}{name.value}"
+
+
+@dataclass(frozen=True, slots=True)
+class Enqueued:
+    job_id: str
+    new: bool  # False when the job already existed (a retry of the same work)
+
+
+class RQJobQueue:
+    """The one place jobs enter Redis."""
+
+    def __init__(self, redis: Redis, policy: QueuePolicy) -> None:
+        self._redis = redis
+        self._policy = policy
+
+    def queue(self, name: QueueName) -> Queue:
+        return Queue(queue_name(self._policy, name), connection=self._redis)
+
+    def enqueue(self, specs: Sequence[JobSpec]) -> list[Enqueued]:
+        """Enqueue every spec once; a job id already in Redis is not enqueued again."""
+        results = []
+        for spec in specs:
+            results.append(self._enqueue_one(spec))
+        return results
+
+    def _enqueue_one(self, spec: JobSpec) -> Enqueued:
+        p = self._policy
+        retry = Retry(max=p.retries, interval=list(p.backoff_s)) if p.retries > 0 else None
+        meta = {**spec.meta, "supersede_key": spec.supersede_key or ""}
+        try:
+            self.queue(spec.queue).enqueue_call(
+                func=spec.func,
+                kwargs=dict(spec.kwargs),
+                job_id=spec.job_id,
+                timeout=p.timeout_s,
+                result_ttl=p.result_ttl_s,
+                failure_ttl=p.failure_ttl_s,
+                description=spec.description,
+                meta=meta,
+                retry=retry,
+                unique=True,
+            )
+        except DuplicateJobError:
+            return Enqueued(spec.job_id, new=False)
+        if spec.supersede_key:
+            self._supersede(spec.supersede_key, spec.job_id)
+        return Enqueued(spec.job_id, new=True)
+
+    def _supersede(self, key: str, job_id: str) -> None:
+        """Mark ``job_id`` the newest of its key. Older jobs still queued are skipped, not
+        cancelled here: the worker sees they are superseded and records so (one round trip
+        on the hot path instead of five)."""
+        self._redis.set(LATEST_PREFIX + key, job_id, ex=self._policy.result_ttl_s)
+
+    def depth(self) -> dict[str, int]:
+        return {name.value: self.queue(name).count for name in QueueName}
+
+
+def is_superseded(redis: Redis, job: Job) -> bool:
+    """True when a job with the same supersede key was enqueued after ``job``."""
+    key = job.meta.get("supersede_key")
+    if not key:
+        return False
+    latest = redis.get(LATEST_PREFIX + key)
+    if latest is None or _text(latest) == job.id:
+        return False
+    try:
+        newer = Job.fetch(_text(latest), connection=redis)
+    except NoSuchJobError:
+        return False
+    if newer.enqueued_at is None or job.enqueued_at is None:
+        return True
+    return newer.enqueued_at >= job.enqueued_at

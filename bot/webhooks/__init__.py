@@ -1,0 +1,1 @@
+"""Webhook intake: verification and normalisation (pure), one module per forge."""
