@@ -109,3 +109,27 @@ def test_failed_job_is_kept_listed_and_requeued(intake_env: dict[str, str], redi
     assert missing.returncode == 1
     assert "no-such-job" in missing.stderr
     queue.remove(job_id)
+
+
+def test_failing_job_is_retried_per_policy(intake_env: dict[str, str], redis_url: str) -> None:
+    env = {**intake_env, "ASSIST_JOB_RETRIES": "2", "ASSIST_JOB_RETRY_BACKOFF_S": "0"}
+    rds = redis.Redis.from_url(redis_url)
+    queue = Queue("fix", connection=rds)
+    job_id = f"flaky-{uuid.uuid4().hex}"
+    # Enqueued the way intake does, so the worker applies the configured retry policy.
+    from bot.app import queue_policy
+    from bot.queue import RQJobQueue
+    from bot.routing import JobSpec, QueueName
+    from bot.settings import Settings
+
+    settings = Settings(job_retries=2, job_retry_backoff_s=[0])
+    RQJobQueue(rds, queue_policy(settings)).enqueue(
+        [JobSpec(QueueName.FIX, "bot.features.fix.no_such_job", job_id, {"number": 1}, "flaky")]
+    )
+    run_worker_burst(env, "fix")
+    job = queue.fetch_job(job_id)
+    assert job is not None
+    assert job.retries_left == 0  # the first run failed, then both retries did
+    assert job.get_status() == "failed"
+    assert job_id in FailedJobRegistry(queue=queue)
+    FailedJobRegistry(queue=queue).remove(job_id, delete_job=True)
