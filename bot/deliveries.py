@@ -5,9 +5,9 @@ from __future__ import annotations
 import enum
 from collections.abc import Callable, Sequence
 from dataclasses import dataclass
-from typing import TypeVar
+from typing import TypeVar, cast
 
-from sqlalchemy import Engine, insert, select
+from sqlalchemy import Engine, Table, insert, select
 from sqlalchemy.exc import DBAPIError, IntegrityError
 
 from bot.db.models import Delivery
@@ -58,7 +58,7 @@ class Prior:
     reason: str
 
 
-_INSERT = insert(Delivery.__table__)  # Core: compiled once, cached by the engine
+_INSERT = insert(cast(Table, Delivery.__table__))  # Core: compiled once, then cached
 
 
 class SqlDeliveryStore:

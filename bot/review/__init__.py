@@ -1,0 +1,1 @@
+"""Pull/merge request review: diff model, anchoring, and (later) the review pipeline."""
