@@ -1,13 +1,17 @@
 # The two commands of the README:
 #   make run   set up and run the main job
 #   make test  set up and run the tests (what CI runs)
-.PHONY: setup services run test lint docs bench-intake
+.PHONY: setup services model run test lint docs bench-intake
 
 setup:
 	scripts/setup
 
 services:
 	scripts/services
+
+# The CPU vLLM with SmolLM2 that the integration tests start (a venv of its own).
+model:
+	deploy/cpu-model/setup.sh
 
 run: setup services
 	scripts/run
@@ -17,7 +21,7 @@ lint: setup
 	.venv/bin/ruff format --check .
 	.venv/bin/mypy
 
-test: setup services lint
+test: setup services model lint
 	.venv/bin/pytest -q --cov --cov-report=term:skip-covered --cov-fail-under=$(COV_FLOOR)
 
 COV_FLOOR ?= 75

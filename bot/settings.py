@@ -127,6 +127,26 @@ class Settings(BaseSettings):
     llm_context_tokens: int = Field(
         2048, gt=0, description="Context length of the served model, in tokens."
     )
+    llm_tokenizer_path: Path | None = Field(
+        None,
+        description="Model directory or tokenizer.json for local token counting; "
+        "unset: the server's /tokenize.",
+    )
+    llm_backoff_base_s: float = Field(
+        0.5, gt=0, description="First retry delay of a model request; doubles per retry."
+    )
+    llm_backoff_max_s: float = Field(
+        30.0, gt=0, description="Cap on retry delays and on an honoured Retry-After."
+    )
+    llm_cooldown_s: float = Field(
+        2.0, gt=0, description="How long a failing replica is left out; doubles per failure."
+    )
+    llm_seed: int | None = Field(None, description="Sampling seed sent with each request.")
+    llm_fence_key: SecretStr | None = Field(
+        None,
+        description="Key for the delimiters that fence untrusted text in prompts "
+        "(stable per pull request, unguessable); unset: random per process.",
+    )
 
     # --- index ----------------------------------------------------------------------------
     qdrant_location: str = Field(

@@ -1,0 +1,1 @@
+"""Prompt texts, kept as data files and read with ``importlib.resources``."""

@@ -1,0 +1,66 @@
+"""What the model answers (a JSON schema it must follow) and how findings are remembered."""
+
+from __future__ import annotations
+
+import enum
+import hashlib
+from typing import Annotated
+
+from pydantic import BaseModel, ConfigDict, Field
+
+from bot.review.anchor import normalise
+
+
+class Category(enum.StrEnum):
+    BUG = "bug"
+    SECURITY = "security"
+    PERFORMANCE = "performance"
+    CONCURRENCY = "concurrency"
+    ERROR_HANDLING = "error-handling"
+    MAINTAINABILITY = "maintainability"
+    TESTING = "testing"
+    STYLE = "style"
+
+
+class FindingSeverity(enum.StrEnum):
+    INFO = "info"
+    MINOR = "minor"
+    MAJOR = "major"
+    CRITICAL = "critical"
+
+
+class Finding(BaseModel):
+    """One problem the model found, about code it quotes from the diff."""
+
+    model_config = ConfigDict(extra="forbid", frozen=True)
+
+    file: Annotated[str, Field(max_length=1000)]
+    quoted_code: Annotated[
+        str, Field(min_length=1, max_length=4000, description="the exact line(s) from the diff")
+    ]
+    line: int | None = Field(default=None, description="approximate new-side line number")
+    severity: FindingSeverity
+    category: Category
+    title: Annotated[str, Field(max_length=200)]
+    explanation: Annotated[str, Field(max_length=4000)]
+    replacement: Annotated[str | None, Field(max_length=8000)] = Field(
+        default=None, description="code to replace the quoted lines with, if any"
+    )
+
+
+class FindingsAnswer(BaseModel):
+    """The model's answer for one file or group of files."""
+
+    model_config = ConfigDict(extra="forbid", frozen=True)
+
+    findings: Annotated[list[Finding], Field(max_length=50)]
+
+
+def fingerprint(file: str, quoted_code: str, category: Category) -> str:
+    """Stable identity of a finding across commits: file, whitespace-normalised code, category.
+
+    Line numbers are left out on purpose: code that moves keeps its fingerprint, so an update
+    never reposts a finding that was already posted.
+    """
+    code = "\n".join(n for n in (normalise(line) for line in quoted_code.splitlines()) if n)
+    return hashlib.sha256(f"{file}\x1f{code}\x1f{category.value}".encode()).hexdigest()[:32]

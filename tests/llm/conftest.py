@@ -1,0 +1,163 @@
+"""Fixtures of the model-client tests: scripted HTTP servers, and the real CPU vLLM.
+
+The vLLM server is started once per test session by ``deploy/cpu-model/serve.sh`` on a free
+loopback port, and stopped at the end. ``ASSIST_SKIP_VLLM=1`` skips the tests that need it;
+otherwise a missing installation FAILS those tests, telling to run
+``deploy/cpu-model/setup.sh`` (CI runs it first).
+"""
+
+from __future__ import annotations
+
+import os
+import signal
+import socket
+import subprocess
+import time
+from collections.abc import Callable, Iterator
+from dataclasses import dataclass
+from pathlib import Path
+
+import httpx
+import pytest
+
+from tests.llm.scripted_server import ScriptedServer
+
+ROOT = Path(__file__).resolve().parents[2]
+SERVE = ROOT / "deploy" / "cpu-model" / "serve.sh"
+VLLM_HOME = Path(
+    os.environ.get("ASSIST_VLLM_HOME", str(Path.home() / ".cache" / "forge-assist" / "vllm"))
+)
+VLLM_MODEL_DIR = VLLM_HOME / "models" / "smollm2-135m-instruct"
+SERVED_NAME = "smollm2-135m-instruct"
+START_TIMEOUT_S = float(os.environ.get("ASSIST_VLLM_START_TIMEOUT_S", "420"))
+
+
+# --- scripted servers ------------------------------------------------------------------------
+
+
+@pytest.fixture(scope="session")
+def _scripted_pair() -> Iterator[tuple[ScriptedServer, ScriptedServer]]:
+    first, second = ScriptedServer(), ScriptedServer()
+    first.start()
+    second.start()
+    yield first, second
+    first.stop()
+    second.stop()
+
+
+@pytest.fixture
+def scripted(_scripted_pair: tuple[ScriptedServer, ScriptedServer]) -> ScriptedServer:
+    """A scripted OpenAI-compatible server, its script and records empty."""
+    server = _scripted_pair[0]
+    server.reset()
+    return server
+
+
+@pytest.fixture
+def scripted_b(_scripted_pair: tuple[ScriptedServer, ScriptedServer]) -> ScriptedServer:
+    """A second scripted server (another replica)."""
+    server = _scripted_pair[1]
+    server.reset()
+    return server
+
+
+# --- the real CPU vLLM -----------------------------------------------------------------------
+
+
+@dataclass(frozen=True)
+class VLLMServer:
+    base_url: str
+    model: str
+    model_dir: Path
+    process: subprocess.Popen[bytes]
+    log: Path
+
+    @property
+    def root(self) -> str:
+        return self.base_url.removesuffix("/v1")
+
+
+def free_port() -> int:
+    with socket.socket() as sock:
+        sock.bind(("127.0.0.1", 0))
+        return int(sock.getsockname()[1])
+
+
+def start_vllm(log_dir: Path, *, name: str = "vllm") -> VLLMServer:
+    """Start serve.sh on a free port and wait until /health answers; fail with the log if not."""
+    if (
+        not (VLLM_HOME / "venv" / "bin" / "python").is_file()
+        or not (VLLM_MODEL_DIR / "config.json").is_file()
+    ):
+        pytest.fail(
+            f"the CPU vLLM is not installed under {VLLM_HOME}: run deploy/cpu-model/setup.sh "
+            "(about 2-4 minutes), or set ASSIST_SKIP_VLLM=1 to skip the vllm-marked tests"
+        )
+    port = free_port()
+    log = log_dir / f"{name}-{port}.log"
+    with log.open("wb") as sink:
+        process = subprocess.Popen(
+            ["bash", str(SERVE), "--port", str(port), "--name", SERVED_NAME],
+            stdout=sink,
+            stderr=subprocess.STDOUT,
+            start_new_session=True,  # its own process group: stop() ends the engine core too
+        )
+    server = VLLMServer(f"http://127.0.0.1:{port}/v1", SERVED_NAME, VLLM_MODEL_DIR, process, log)
+    deadline = time.monotonic() + START_TIMEOUT_S
+    while time.monotonic() < deadline:
+        if process.poll() is not None:
+            tail = log.read_text(errors="replace")[-3000:]
+            pytest.fail(f"vLLM exited with {process.returncode} while starting:\n{tail}")
+        try:
+            if httpx.get(f"{server.root}/health", timeout=2).status_code == 200:
+                return server
+        except httpx.HTTPError:
+            pass
+        time.sleep(1)
+    stop_vllm(server)
+    tail = log.read_text(errors="replace")[-3000:]
+    pytest.fail(f"vLLM did not become healthy within {START_TIMEOUT_S:.0f} s:\n{tail}")
+
+
+def stop_vllm(server: VLLMServer, *, sig: int = signal.SIGTERM) -> None:
+    """Signal the server's whole process group and wait for it (SIGKILL after 30 s)."""
+    if server.process.poll() is not None:
+        return
+    try:
+        os.killpg(server.process.pid, sig)
+        server.process.wait(timeout=30)
+    except subprocess.TimeoutExpired:
+        os.killpg(server.process.pid, signal.SIGKILL)
+        server.process.wait(timeout=30)
+    except ProcessLookupError:
+        pass
+
+
+@pytest.fixture(scope="session")
+def vllm_server(tmp_path_factory: pytest.TempPathFactory) -> Iterator[VLLMServer]:
+    """The CPU vLLM serving SmolLM2-135M-Instruct, started once per test session."""
+    if os.environ.get("ASSIST_SKIP_VLLM") == "1":
+        pytest.skip("ASSIST_SKIP_VLLM=1: the CPU vLLM tests are skipped")
+    server = start_vllm(tmp_path_factory.mktemp("vllm"))
+    yield server
+    stop_vllm(server)
+
+
+@pytest.fixture(scope="session")
+def vllm_starter(
+    tmp_path_factory: pytest.TempPathFactory,
+) -> Iterator[Callable[[], VLLMServer]]:
+    """Starts extra replicas on demand (failover tests); all are stopped at the end."""
+    if os.environ.get("ASSIST_SKIP_VLLM") == "1":
+        pytest.skip("ASSIST_SKIP_VLLM=1: the CPU vLLM tests are skipped")
+    started: list[VLLMServer] = []
+    log_dir = tmp_path_factory.mktemp("vllm-replicas")
+
+    def start() -> VLLMServer:
+        server = start_vllm(log_dir, name="replica")
+        started.append(server)
+        return server
+
+    yield start
+    for server in started:
+        stop_vllm(server)
