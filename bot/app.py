@@ -10,7 +10,7 @@ from dataclasses import dataclass
 from fastapi import FastAPI, Request, Response
 from fastapi.concurrency import run_in_threadpool
 from fastapi.responses import JSONResponse
-from prometheus_client import CONTENT_TYPE_LATEST, generate_latest
+from prometheus_client import CONTENT_TYPE_LATEST
 from redis import Redis
 from sqlalchemy import Engine, text
 
@@ -59,7 +59,9 @@ async def _read_limited(request: Request, limit: int) -> bytes | None:
     return b"".join(chunks)
 
 
-def create_app(settings: Settings, services: Services) -> FastAPI:
+def create_app(
+    settings: Settings, services: Services, *, metrics_dir: str | None = None
+) -> FastAPI:
     queue = RQJobQueue(services.redis, queue_policy(settings))
     intake = Intake(
         settings=settings,
@@ -67,7 +69,7 @@ def create_app(settings: Settings, services: Services) -> FastAPI:
         queue=queue,
         routes=all_routes(),
     )
-    metrics = IntakeMetrics(queue.depth)
+    metrics = IntakeMetrics(queue.depth, multiprocess_dir=metrics_dir)
     app = FastAPI(title="Forge Assist", version="0.1.0", docs_url=None, redoc_url=None)
 
     def respond(forge: Forge, answer: Answer, started: float) -> JSONResponse:
@@ -122,7 +124,7 @@ def create_app(settings: Settings, services: Services) -> FastAPI:
 
     @app.get("/metrics", summary="Prometheus metrics")
     async def prometheus() -> Response:
-        data = await run_in_threadpool(generate_latest, metrics.registry)
+        data = await run_in_threadpool(metrics.expose)
         return Response(data, media_type=CONTENT_TYPE_LATEST)
 
     return app

@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+import os
+
 from fastapi import FastAPI
 
 from bot.app import create_app
@@ -13,4 +15,6 @@ def create() -> FastAPI:
     settings = Settings()
     validate_for_serving(settings)
     configure_logging(settings.log_level)
-    return create_app(settings, build_services(settings))
+    # Set by `assist serve --workers N`: samples of all web processes are aggregated.
+    metrics_dir = os.environ.get("PROMETHEUS_MULTIPROC_DIR")
+    return create_app(settings, build_services(settings), metrics_dir=metrics_dir)

@@ -2,7 +2,9 @@
 
 from __future__ import annotations
 
+import os
 import sys
+import tempfile
 from pathlib import Path
 from typing import Annotated
 
@@ -50,6 +52,9 @@ def serve(
     except SettingsError as exc:
         typer.echo(f"assist serve: {exc}", err=True)
         raise typer.Exit(2) from exc
+    if workers > 1 and not os.environ.get("PROMETHEUS_MULTIPROC_DIR"):
+        # Several processes: metrics are aggregated through files (prometheus multiprocess).
+        os.environ["PROMETHEUS_MULTIPROC_DIR"] = tempfile.mkdtemp(prefix="assist-metrics-")
     uvicorn.run(
         "bot.asgi:create",
         factory=True,

@@ -31,6 +31,7 @@ from bot.webhooks.policy import IntakePolicy
 from bot.webhooks.verify import verify_github, verify_gitlab
 
 log = logging.getLogger(__name__)
+UNVERIFIED = "unverified"
 _SAFE_ID = re.compile(r"^[A-Za-z0-9._:-]{1,128}$")
 
 
@@ -130,7 +131,15 @@ class Intake:
             return None
         return value.strip()[:100] or None
 
-    def _record(self, rec: DeliveryRecord, outcome: Outcome, status: int, reason: str) -> Answer:
+    def _record(
+        self,
+        rec: DeliveryRecord,
+        outcome: Outcome,
+        status: int,
+        reason: str,
+        *,
+        verified: bool = True,
+    ) -> Answer:
         """A rejection: record it (best effort: a 4xx stands even if the database is down)."""
         try:
             self._store.record(rec, outcome, status, reason)
@@ -138,7 +147,9 @@ class Intake:
             log.error(
                 "could not record rejected delivery %s: %s", rec.delivery_id, type(exc).__name__
             )
-        return Answer(status, outcome, rec.event, {"delivery": rec.delivery_id, "error": reason})
+        # An unverified request's event header is anyone's text: never a metric label.
+        label = rec.event if verified else UNVERIFIED
+        return Answer(status, outcome, label, {"delivery": rec.delivery_id, "error": reason})
 
     # -- the pipeline --------------------------------------------------------------------
     def too_large(self, forge: Forge, headers: Mapping[str, str], size: int) -> Answer:
@@ -147,7 +158,7 @@ class Intake:
             forge.value, self.delivery_id(forge, headers, b""), event, None, size, ""
         )
         limit = self._settings.max_body_bytes
-        return self._record(rec, Outcome.TOO_LARGE, 413, f"body over {limit} bytes")
+        return self._record(rec, Outcome.TOO_LARGE, 413, f"body over {limit} bytes", verified=False)
 
     def handle(self, forge: Forge, headers: Mapping[str, str], body: bytes) -> Answer:
         """``headers`` must be case-insensitive or lower-case keyed."""
@@ -164,7 +175,9 @@ class Intake:
         if len(body) > self._settings.max_body_bytes:
             return self.too_large(forge, headers, len(body))
         if not self._verified(forge, headers, body):
-            return self._record(rec, Outcome.UNAUTHORIZED, 401, "bad or missing signature")
+            return self._record(
+                rec, Outcome.UNAUTHORIZED, 401, "bad or missing signature", verified=False
+            )
         if event is None:
             return self._record(rec, Outcome.MALFORMED, 400, "missing event header")
         media = (headers.get("content-type") or "").split(";")[0].strip().lower()

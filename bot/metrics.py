@@ -5,7 +5,7 @@ from __future__ import annotations
 import logging
 from collections.abc import Callable, Iterator, Mapping
 
-from prometheus_client import CollectorRegistry, Counter, Histogram
+from prometheus_client import CollectorRegistry, Counter, Histogram, generate_latest, multiprocess
 from prometheus_client.core import GaugeMetricFamily
 from prometheus_client.registry import Collector
 
@@ -29,7 +29,18 @@ class _QueueDepth(Collector):
 
 
 class IntakeMetrics:
-    def __init__(self, depth: Callable[[], Mapping[str, int]]) -> None:
+    """Counters and histograms of intake.
+
+    With several web processes (``assist serve --workers N``) the entry point sets
+    ``PROMETHEUS_MULTIPROC_DIR``; every process then writes its samples there and ``expose``
+    aggregates them, so a scrape of any process sees the whole service.
+    """
+
+    def __init__(
+        self, depth: Callable[[], Mapping[str, int]], *, multiprocess_dir: str | None = None
+    ) -> None:
+        self._multiprocess = bool(multiprocess_dir)
+        self._depth = _QueueDepth(depth)
         self.registry = CollectorRegistry()
         self.deliveries = Counter(
             "assist_deliveries",
@@ -44,4 +55,12 @@ class IntakeMetrics:
             buckets=(0.002, 0.005, 0.01, 0.025, 0.05, 0.1, 0.25, 0.5, 1.0, 2.5, 5.0),
             registry=self.registry,
         )
-        self.registry.register(_QueueDepth(depth))
+        self.registry.register(self._depth)
+
+    def expose(self) -> bytes:
+        if not self._multiprocess:
+            return generate_latest(self.registry)
+        registry = CollectorRegistry()
+        multiprocess.MultiProcessCollector(registry)  # type: ignore[no-untyped-call]
+        registry.register(self._depth)
+        return generate_latest(registry)

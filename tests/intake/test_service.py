@@ -48,3 +48,35 @@ def test_serve_refuses_without_any_secret(intake_env: dict[str, str]) -> None:
     done = _serve_fails(env)
     assert done.returncode == 2
     assert "no webhook secret is configured" in done.stderr
+
+
+def test_unverified_event_names_never_become_labels(server: str) -> None:
+    body = b'{"zen": "x"}'
+    headers = github_headers("ping", body, secret="wrong-secret-0000000000")
+    headers["X-GitHub-Event"] = "attacker-chosen-label-4242"
+    assert httpx.post(server + "/webhooks/github", content=body, headers=headers).status_code == 401
+    text = httpx.get(server + "/metrics").text
+    assert "attacker-chosen-label-4242" not in text
+    assert 'event="unverified",forge="github",outcome="unauthorized"' in text
+
+
+def test_metrics_aggregate_across_web_processes(intake_env: dict[str, str]) -> None:
+    import re
+
+    from tests.support.processes import serve
+
+    with serve(intake_env, workers=2) as base, httpx.Client(base_url=base) as client:
+        for index in range(30):
+            body = dumps({"zen": f"agg {index}", "hook_id": index})
+            # A fresh connection each time, so deliveries spread over both processes.
+            httpx.post(
+                base + "/webhooks/github", content=body, headers=github_headers("ping", body)
+            )
+        for _ in range(4):  # whichever process answers the scrape, it sees all 30
+            text = client.get("/metrics", headers={"Connection": "close"}).text
+            found = re.search(
+                r'assist_deliveries_total\{event="ping",forge="github",outcome="ignored"\} (\S+)',
+                text,
+            )
+            assert found is not None
+            assert float(found.group(1)) == 30.0
