@@ -148,6 +148,53 @@ def jobs_retry(
         raise typer.Exit(1)
 
 
+@app.command()
+def review(
+    repo: Annotated[Path, typer.Option(help="A local git repository.")] = Path(),
+    base: Annotated[str, typer.Option(help="The branch or commit the change goes into.")] = "main",
+    head: Annotated[str | None, typer.Option(help="The change (default: HEAD).")] = None,
+    output_format: Annotated[
+        str, typer.Option("--format", help="text, markdown, json or sarif.")
+    ] = "text",
+    output: Annotated[Path | None, typer.Option(help="Write to a file instead.")] = None,
+) -> None:
+    """Review the change from BASE to HEAD of a local repository with the configured model."""
+    import asyncio
+
+    from bot.llm import LLMError
+    from bot.repoconfig import RepoConfigError
+    from bot.review.local import LocalRepoError, local_change
+    from bot.review.pipeline import ReviewInput
+    from bot.review.render import RENDERERS
+    from bot.review.run import run_review
+
+    if output_format not in RENDERERS:
+        typer.echo(f"assist review: --format must be one of {', '.join(RENDERERS)}", err=True)
+        raise typer.Exit(2)
+    settings = _settings()
+    try:
+        change = local_change(repo, base, head)
+    except (LocalRepoError, RepoConfigError) as exc:
+        typer.echo(f"assist review: {exc}", err=True)
+        raise typer.Exit(2) from exc
+    if not change.diff:
+        typer.echo(f"assist review: no changes between {base} and {head or 'HEAD'}", err=True)
+        raise typer.Exit(0)
+    request = ReviewInput(change.title, change.body, change.diff, change.config)
+    try:
+        result = asyncio.run(
+            run_review(settings, request, scope=("local", str(repo.resolve()), change.head_sha))
+        )
+    except LLMError as exc:
+        typer.echo(f"assist review: the model failed: {exc}", err=True)
+        raise typer.Exit(1) from exc
+    text = RENDERERS[output_format](result)
+    if output:
+        output.write_text(text)
+    else:
+        sys.stdout.write(text)
+
+
 @config_app.command("docs")
 def config_docs(
     output: Annotated[Path | None, typer.Option(help="Write to a file instead.")] = None,

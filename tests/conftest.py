@@ -15,6 +15,8 @@ import pytest
 import redis
 import sqlalchemy as sa
 
+pytest_plugins = ["tests.support.vllm", "tests.support.scripted"]
+
 ROOT = Path(__file__).resolve().parent.parent
 CORPORA = Path(os.environ.get("ASSIST_CORPORA", str(ROOT.parent / "shared" / "corpora")))
 PG_ADMIN_URL = os.environ.get(

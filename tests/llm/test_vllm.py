@@ -29,8 +29,8 @@ from bot.llm import (
     fit,
     new_nonce,
 )
-from tests.llm.conftest import VLLMServer, stop_vllm
 from tests.llm.helpers import run
+from tests.support.vllm import VLLMServer, stop_vllm
 
 pytestmark = pytest.mark.vllm
 

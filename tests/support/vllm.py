@@ -1,9 +1,9 @@
-"""Fixtures of the model-client tests: scripted HTTP servers, and the real CPU vLLM.
+"""The real CPU vLLM for the tests, as a pytest plugin (registered in tests/conftest.py).
 
-The vLLM server is started once per test session by ``deploy/cpu-model/serve.sh`` on a free
-loopback port, and stopped at the end. ``ASSIST_SKIP_VLLM=1`` skips the tests that need it;
-otherwise a missing installation FAILS those tests, telling to run
-``deploy/cpu-model/setup.sh`` (CI runs it first).
+The server is started once per test session by ``deploy/cpu-model/serve.sh`` on a free
+loopback port, and stopped at the end; every test folder shares it. ``ASSIST_SKIP_VLLM=1``
+skips the tests that need it; otherwise a missing installation FAILS those tests, telling to
+run ``deploy/cpu-model/setup.sh`` (CI runs it first).
 """
 
 from __future__ import annotations
@@ -20,8 +20,6 @@ from pathlib import Path
 import httpx
 import pytest
 
-from tests.llm.scripted_server import ScriptedServer
-
 ROOT = Path(__file__).resolve().parents[2]
 SERVE = ROOT / "deploy" / "cpu-model" / "serve.sh"
 VLLM_HOME = Path(
@@ -30,35 +28,6 @@ VLLM_HOME = Path(
 VLLM_MODEL_DIR = VLLM_HOME / "models" / "smollm2-135m-instruct"
 SERVED_NAME = "smollm2-135m-instruct"
 START_TIMEOUT_S = float(os.environ.get("ASSIST_VLLM_START_TIMEOUT_S", "420"))
-
-
-# --- scripted servers ------------------------------------------------------------------------
-
-
-@pytest.fixture(scope="session")
-def _scripted_pair() -> Iterator[tuple[ScriptedServer, ScriptedServer]]:
-    first, second = ScriptedServer(), ScriptedServer()
-    first.start()
-    second.start()
-    yield first, second
-    first.stop()
-    second.stop()
-
-
-@pytest.fixture
-def scripted(_scripted_pair: tuple[ScriptedServer, ScriptedServer]) -> ScriptedServer:
-    """A scripted OpenAI-compatible server, its script and records empty."""
-    server = _scripted_pair[0]
-    server.reset()
-    return server
-
-
-@pytest.fixture
-def scripted_b(_scripted_pair: tuple[ScriptedServer, ScriptedServer]) -> ScriptedServer:
-    """A second scripted server (another replica)."""
-    server = _scripted_pair[1]
-    server.reset()
-    return server
 
 
 # --- the real CPU vLLM -----------------------------------------------------------------------
