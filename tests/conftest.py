@@ -15,7 +15,7 @@ import pytest
 import redis
 import sqlalchemy as sa
 
-pytest_plugins = ["tests.support.vllm", "tests.support.scripted"]
+pytest_plugins = ["tests.support.vllm", "tests.support.scripted", "tests.testforge.fixtures"]
 
 ROOT = Path(__file__).resolve().parent.parent
 CORPORA = Path(os.environ.get("ASSIST_CORPORA", str(ROOT.parent / "shared" / "corpora")))

@@ -1,0 +1,136 @@
+"""Credentials for the forges: a static token, or a GitHub App's installation tokens.
+
+An installation token is requested once and cached until shortly before it expires; a 401
+invalidates it, and the adapter asks again.
+"""
+
+from __future__ import annotations
+
+import math
+import threading
+import time
+from collections.abc import Callable
+from dataclasses import dataclass
+from datetime import datetime
+from typing import Protocol
+
+import requests
+from github import Auth, GithubException, GithubIntegration
+from pydantic import SecretStr
+
+from bot.forge.github_errors import map_github_error, map_transport_error
+from bot.forge.types import RepoRef
+
+
+class TokenSource(Protocol):
+    """Hands out the token for a repository; ``invalidate`` drops one the forge refused."""
+
+    def token(self, repo: RepoRef) -> str: ...
+
+    def invalidate(self, repo: RepoRef, token: str) -> bool:
+        """Forget ``token``; True when a fresh one may be obtained."""
+        ...
+
+
+@dataclass(frozen=True)
+class StaticToken:
+    """A PAT, the Actions ``GITHUB_TOKEN``, or a GitLab project/group/personal token."""
+
+    value: SecretStr
+
+    def token(self, repo: RepoRef) -> str:  # noqa: ARG002 - the same token for every repository
+        return self.value.get_secret_value()
+
+    def invalidate(self, repo: RepoRef, token: str) -> bool:  # noqa: ARG002
+        return False  # nothing fresher to get
+
+
+@dataclass(frozen=True)
+class _Cached:
+    value: str
+    expires_at: float
+
+
+class GitHubAppTokens:
+    """Installation tokens of a GitHub App, cached per installation, thread-safe.
+
+    ``installation_id`` pins one installation (from the webhook); without it the installation
+    of each repository is looked up once with the app's JWT.
+    """
+
+    def __init__(
+        self,
+        *,
+        app_id: int,
+        private_key: SecretStr,
+        api_url: str,
+        timeout_s: float = 30.0,
+        installation_id: int | None = None,
+        refresh_margin_s: float = 300.0,
+        clock: Callable[[], float] = time.time,
+    ) -> None:
+        self._app_id = app_id
+        self._private_key = private_key
+        self._api_url = api_url
+        self._timeout_s = timeout_s
+        self._installation_id = installation_id
+        self._margin = refresh_margin_s
+        self._clock = clock
+        self._lock = threading.Lock()
+        self._tokens: dict[int, _Cached] = {}
+        self._installations: dict[str, int] = {}
+        self.requests = 0
+        """Installation tokens requested so far (for measurements)."""
+
+    def _integration(self) -> GithubIntegration:
+        auth = Auth.AppAuth(self._app_id, self._private_key.get_secret_value())
+        return GithubIntegration(
+            auth=auth,
+            base_url=self._api_url,
+            timeout=max(1, math.ceil(self._timeout_s)),
+            retry=None,
+            seconds_between_requests=None,
+            seconds_between_writes=None,
+        )
+
+    def installation(self, repo: RepoRef) -> int:
+        if self._installation_id is not None:
+            return self._installation_id
+        if repo.path not in self._installations:
+            owner, _, name = repo.path.partition("/")
+            try:
+                found = self._integration().get_repo_installation(owner, name)
+            except GithubException as error:
+                raise map_github_error(error) from error
+            except requests.RequestException as error:
+                raise map_transport_error(error) from error
+            self._installations[repo.path] = found.id
+        return self._installations[repo.path]
+
+    def token(self, repo: RepoRef) -> str:
+        with self._lock:
+            installation = self.installation(repo)
+            cached = self._tokens.get(installation)
+            if cached and self._clock() < cached.expires_at - self._margin:
+                return cached.value
+            try:
+                grant = self._integration().get_access_token(installation)
+            except GithubException as error:
+                raise map_github_error(error) from error
+            except requests.RequestException as error:
+                raise map_transport_error(error) from error
+            self.requests += 1
+            expires = grant.expires_at
+            expires_at = (
+                expires.timestamp() if isinstance(expires, datetime) else self._clock() + 3600
+            )
+            self._tokens[installation] = _Cached(grant.token, expires_at)
+            return grant.token
+
+    def invalidate(self, repo: RepoRef, token: str) -> bool:
+        with self._lock:
+            installation = self.installation(repo)
+            cached = self._tokens.get(installation)
+            if cached and cached.value == token:
+                del self._tokens[installation]
+            return True

@@ -1,0 +1,95 @@
+"""Build a Forge adapter from Settings (called in entry points, never at import)."""
+
+from __future__ import annotations
+
+import time
+from collections.abc import Callable
+
+from pydantic import SecretStr
+
+from bot.forge.auth import GitHubAppTokens, StaticToken, TokenSource
+from bot.forge.errors import ForgeError
+from bot.forge.github import GitHubForge
+from bot.forge.gitlab import GitLabForge
+from bot.forge.protocol import Forge
+from bot.forge.types import ForgeKind
+from bot.settings import Settings
+
+
+class ForgeNotConfigured(ForgeError):
+    """The settings hold no credentials for the forge asked for."""
+
+
+def github_app_tokens(settings: Settings, *, installation_id: int | None = None) -> GitHubAppTokens:
+    """The App's installation-token cache; build one per process (or job) and share it."""
+    if settings.github_app_id is None:
+        raise ForgeNotConfigured("ASSIST_GITHUB_APP_ID is not set")
+    key = settings.github_private_key
+    if key is None and settings.github_private_key_path is not None:
+        key = SecretStr(settings.github_private_key_path.read_text())
+    if key is None:
+        raise ForgeNotConfigured(
+            "set ASSIST_GITHUB_PRIVATE_KEY or ASSIST_GITHUB_PRIVATE_KEY_PATH for App mode"
+        )
+    return GitHubAppTokens(
+        app_id=settings.github_app_id,
+        private_key=key,
+        api_url=settings.github_api_url,
+        timeout_s=settings.forge_timeout_s,
+        installation_id=installation_id,
+    )
+
+
+def build_forge(
+    settings: Settings,
+    kind: ForgeKind,
+    *,
+    installation_id: int | None = None,
+    tokens: TokenSource | None = None,
+    attempts: int = 3,
+    backoff_s: float = 1.0,
+    github_write_pause_s: float | None = 1.0,
+    github_check_runs: bool = False,
+    sleep: Callable[[float], None] = time.sleep,
+) -> Forge:
+    """The adapter for ``kind``. GitHub uses App mode when an app id is set (the installation
+    from ``installation_id`` or looked up per repository), else the token; ``tokens`` overrides
+    both (e.g. a shared :class:`GitHubAppTokens`). ``github_write_pause_s`` is PyGithub's pause
+    between writes (GitHub asks integrators to space out content creation);
+    ``github_check_runs`` reports check runs instead of commit statuses (App mode only)."""
+    bots = frozenset(settings.bot_logins)
+    if kind == "github":
+        if tokens is None:
+            if settings.github_app_id is not None:
+                tokens = github_app_tokens(settings, installation_id=installation_id)
+            elif settings.github_token is not None:
+                tokens = StaticToken(settings.github_token)
+            else:
+                raise ForgeNotConfigured(
+                    "no GitHub credentials: set ASSIST_GITHUB_APP_ID with a private key, "
+                    "or ASSIST_GITHUB_TOKEN"
+                )
+        return GitHubForge(
+            api_url=settings.github_api_url,
+            tokens=tokens,
+            timeout_s=settings.forge_timeout_s,
+            bot_logins=bots,
+            attempts=attempts,
+            backoff_s=backoff_s,
+            seconds_between_writes=github_write_pause_s,
+            check_runs=github_check_runs,
+            sleep=sleep,
+        )
+    if tokens is None:
+        if settings.gitlab_token is None:
+            raise ForgeNotConfigured("no GitLab credentials: set ASSIST_GITLAB_TOKEN")
+        tokens = StaticToken(settings.gitlab_token)
+    return GitLabForge(
+        url=settings.gitlab_url,
+        tokens=tokens,
+        timeout_s=settings.forge_timeout_s,
+        bot_logins=bots,
+        attempts=attempts,
+        backoff_s=backoff_s,
+        sleep=sleep,
+    )
