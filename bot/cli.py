@@ -195,6 +195,53 @@ def review(
         sys.stdout.write(text)
 
 
+@app.command("index")
+def index(
+    source: Annotated[str, typer.Argument(help="A local git repository path or a clone URL.")],
+    ref: Annotated[str, typer.Option(help="Commit, branch or tag.")] = "HEAD",
+    overlay: Annotated[
+        bool, typer.Option(help="Index REF as a pull request head over the indexed base.")
+    ] = False,
+    exclude: Annotated[
+        list[str] | None, typer.Option(help="gitignore-style pattern (repeatable).")
+    ] = None,
+    cache_dir: Annotated[
+        Path | None, typer.Option(help="Clones, state and vectors (ASSIST_CACHE_DIR/index).")
+    ] = None,
+) -> None:
+    """Index REF of SOURCE with tree-sitter into the vector store, incrementally."""
+    from indexer.cli import index_command
+    from indexer.errors import IndexerError
+
+    settings = _settings()
+    try:
+        index_command(source, cache_dir or settings.cache_dir / "index", ref, overlay, exclude)
+    except IndexerError as exc:
+        typer.echo(f"assist index: {exc}", err=True)
+        raise typer.Exit(1) from exc
+
+
+@app.command("search")
+def search(
+    query: Annotated[str, typer.Argument(help="What to look for.")],
+    repo: Annotated[str, typer.Option(help="The SOURCE given to `assist index`.")],
+    head: Annotated[str | None, typer.Option(help="An indexed pull request head.")] = None,
+    limit: int = 10,
+    mode: Annotated[str, typer.Option(help="hybrid, dense or sparse.")] = "hybrid",
+    cache_dir: Annotated[Path | None, typer.Option(help="As given to `assist index`.")] = None,
+) -> None:
+    """Search an indexed repository (dense + sparse, fused)."""
+    from indexer.cli import search_command
+    from indexer.errors import IndexerError
+
+    settings = _settings()
+    try:
+        search_command(query, repo, cache_dir or settings.cache_dir / "index", head, limit, mode)
+    except IndexerError as exc:
+        typer.echo(f"assist search: {exc}", err=True)
+        raise typer.Exit(1) from exc
+
+
 @config_app.command("docs")
 def config_docs(
     output: Annotated[Path | None, typer.Option(help="Write to a file instead.")] = None,

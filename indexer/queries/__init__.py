@@ -1,0 +1,1 @@
+"""Supplementary tree-sitter queries (data files), loaded with importlib.resources."""
