@@ -111,6 +111,18 @@ class Settings(BaseSettings):
         None, description="GitLab project, group or personal access token."
     )
     forge_timeout_s: float = Field(30.0, gt=0, description="Timeout of one forge API call.")
+    forge_max_attempts: int = Field(
+        3, ge=1, description="Attempts of one forge call on 5xx and connection errors."
+    )
+    forge_retry_backoff_s: float = Field(
+        1.0, ge=0, description="First backoff between forge attempts (doubles each time)."
+    )
+    github_write_pause_s: float = Field(
+        1.0, ge=0, description="Pause between GitHub writes (GitHub asks integrators for it)."
+    )
+    github_check_runs: bool = Field(
+        False, description="Report check runs instead of commit statuses (GitHub App mode)."
+    )
 
     # --- model ----------------------------------------------------------------------------
     llm_base_urls: Annotated[list[str], NoDecode] = Field(

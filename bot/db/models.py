@@ -66,3 +66,55 @@ class JobRun(Base):
     error: Mapped[str] = mapped_column(Text, default="")
     started_at: Mapped[dt.datetime | None] = mapped_column(DateTime(timezone=True), nullable=True)
     finished_at: Mapped[dt.datetime | None] = mapped_column(DateTime(timezone=True), nullable=True)
+
+
+class PostedFinding(Base):
+    """A finding the bot posted on a pull/merge request: the memory that keeps an update from
+    reposting it. ``fingerprint`` is (path, normalised code, category) hashed; ``status`` is
+    ``posted``, ``outdated`` (its code left the diff) or ``summary`` (listed in the summary only,
+    e.g. the forge refused the line)."""
+
+    __tablename__ = "findings"
+    __table_args__ = (
+        UniqueConstraint("forge", "repo", "number", "fingerprint", name="uq_findings_change_fp"),
+    )
+
+    id: Mapped[int] = mapped_column(Integer, primary_key=True, autoincrement=True)
+    forge: Mapped[str] = mapped_column(String(16))
+    repo: Mapped[str] = mapped_column(String(512))
+    number: Mapped[int] = mapped_column(Integer)
+    fingerprint: Mapped[str] = mapped_column(String(64))
+    path: Mapped[str] = mapped_column(Text)
+    line: Mapped[int] = mapped_column(Integer)
+    start_line: Mapped[int | None] = mapped_column(Integer, nullable=True)
+    severity: Mapped[str] = mapped_column(String(16))
+    category: Mapped[str] = mapped_column(String(32))
+    title: Mapped[str] = mapped_column(Text, default="")
+    head_sha: Mapped[str] = mapped_column(String(64))
+    comment_id: Mapped[int | None] = mapped_column(Integer, nullable=True)
+    status: Mapped[str] = mapped_column(String(16))
+    created_at: Mapped[dt.datetime] = mapped_column(
+        DateTime(timezone=True), server_default=func.now()
+    )
+    updated_at: Mapped[dt.datetime] = mapped_column(
+        DateTime(timezone=True), server_default=func.now(), onupdate=func.now()
+    )
+
+
+class AuditEntry(Base):
+    """One thing the bot wrote on a forge: what, where, for whom, in which job."""
+
+    __tablename__ = "audit_log"
+    __table_args__ = (Index("ix_audit_log_repo_at", "forge", "repo", "at"),)
+
+    id: Mapped[int] = mapped_column(Integer, primary_key=True, autoincrement=True)
+    at: Mapped[dt.datetime] = mapped_column(DateTime(timezone=True), server_default=func.now())
+    forge: Mapped[str] = mapped_column(String(16))
+    repo: Mapped[str] = mapped_column(String(512))
+    number: Mapped[int | None] = mapped_column(Integer, nullable=True)
+    action: Mapped[str] = mapped_column(String(64))
+    target: Mapped[str] = mapped_column(Text, default="")
+    actor: Mapped[str] = mapped_column(String(256), default="")
+    job_id: Mapped[str] = mapped_column(String(128), default="")
+    outcome: Mapped[str] = mapped_column(String(16), default="ok")
+    detail: Mapped[dict[str, Any]] = mapped_column(JSON, default=dict)
