@@ -90,6 +90,7 @@ class PostedFinding(Base):
     severity: Mapped[str] = mapped_column(String(16))
     category: Mapped[str] = mapped_column(String(32))
     title: Mapped[str] = mapped_column(Text, default="")
+    quoted_code: Mapped[str] = mapped_column(Text, default="")
     head_sha: Mapped[str] = mapped_column(String(64))
     comment_id: Mapped[int | None] = mapped_column(Integer, nullable=True)
     status: Mapped[str] = mapped_column(String(16))
@@ -99,6 +100,24 @@ class PostedFinding(Base):
     updated_at: Mapped[dt.datetime] = mapped_column(
         DateTime(timezone=True), server_default=func.now(), onupdate=func.now()
     )
+
+
+class ReviewedFile(Base):
+    """The patch of one file as the last review of a change saw it: an update re-reviews only
+    files whose patch changed since."""
+
+    __tablename__ = "reviewed_files"
+    __table_args__ = (
+        UniqueConstraint("forge", "repo", "number", "path", name="uq_reviewed_files_change_path"),
+    )
+
+    id: Mapped[int] = mapped_column(Integer, primary_key=True, autoincrement=True)
+    forge: Mapped[str] = mapped_column(String(16))
+    repo: Mapped[str] = mapped_column(String(512))
+    number: Mapped[int] = mapped_column(Integer)
+    path: Mapped[str] = mapped_column(Text)
+    patch_sha: Mapped[str] = mapped_column(String(64))
+    head_sha: Mapped[str] = mapped_column(String(64))
 
 
 class AuditEntry(Base):

@@ -11,6 +11,7 @@ def repo_kwargs(repo: RepoRef) -> dict[str, JsonScalar]:
         "forge": repo.forge.value,
         "repo": repo.full_name,
         "project_id": repo.project_id,
+        "default_branch": repo.default_branch,
         "installation_id": repo.installation_id,
     }
 

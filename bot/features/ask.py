@@ -2,13 +2,18 @@
 
 from __future__ import annotations
 
+import asyncio
+import dataclasses
 from collections.abc import Iterable
 from typing import Any
 
 from bot.events import CommandEvent, CommandName, Event, TargetKind
 from bot.features._kwargs import command_kwargs
+from bot.forge.types import Reaction
 from bot.jobs.context import WorkerContext
+from bot.jobs.forge import command_comment, job_forge, job_repo, may_command
 from bot.jobs.record import recorded
+from bot.review.ask import ask_change
 from bot.routing import JobSpec, QueueName, Route, job_id
 
 
@@ -35,7 +40,39 @@ def _on_command(event: Event) -> Iterable[JobSpec]:
 ROUTES = (Route(CommandEvent, _on_command, "answer /assist ask"),)
 
 
+REFUSAL = (
+    "Sorry, `/assist ask` needs write access to this repository (or being the author of "
+    "this change)."
+)
+
+
 @recorded("ask")
-def ask_job(_ctx: WorkerContext, **kwargs: Any) -> dict[str, Any]:
-    """Answer the question in ``kwargs['argument']``. The answer pipeline plugs in (issue 6)."""
-    return {"status": "recorded", "pipeline": "pending", "chars": len(kwargs["argument"])}
+def ask_job(ctx: WorkerContext, **kwargs: Any) -> dict[str, Any]:
+    """Answer the question in ``kwargs['argument']`` in a reply to the command."""
+    repo = job_repo(kwargs)
+    number = int(kwargs["number"])
+    forge = job_forge(ctx, kwargs)
+    comment = command_comment(kwargs)
+    change = forge.get_change(repo, number)
+    if not may_command(forge, repo, comment.author, change_author=change.author):
+        forge.respond(repo, comment, body=REFUSAL)
+        return {"status": "refused", "reason": "no write access", "user": comment.author}
+    forge.respond(repo, comment, reaction=Reaction.EYES)
+    answer = asyncio.run(
+        ask_change(
+            ctx.settings,
+            forge,
+            repo,
+            number,
+            str(kwargs["argument"]),
+            default_branch=kwargs.get("default_branch"),
+        )
+    )
+    reply = forge.respond(repo, comment, body=answer.text)
+    return {
+        "status": "answered",
+        "reply_id": reply.id if reply else None,
+        "chars": len(answer.text),
+        "trimmed": answer.trimmed,
+        "usage": dataclasses.asdict(answer.usage),
+    }

@@ -2,13 +2,18 @@
 
 from __future__ import annotations
 
+import asyncio
 from collections.abc import Iterable
 from typing import Any
 
 from bot.events import CommandEvent, CommandName, Event, PullAction, PullRequestEvent, TargetKind
 from bot.features._kwargs import command_kwargs, pull_kwargs
+from bot.forge.types import Reaction
 from bot.jobs.context import WorkerContext
+from bot.jobs.forge import command_comment, job_forge, job_repo, may_command
 from bot.jobs.record import recorded
+from bot.review.memory import SqlMemory
+from bot.review.service import review_change
 from bot.routing import JobSpec, QueueName, Route, job_id
 
 JOB = "bot.features.review.review_job"
@@ -60,7 +65,44 @@ ROUTES = (
 )
 
 
+_INCREMENTAL = frozenset({PullAction.UPDATED.value})
+
+
 @recorded("review")
-def review_job(_ctx: WorkerContext, **kwargs: Any) -> dict[str, Any]:
-    """Review pull request ``kwargs['number']``. The review pipeline plugs in here (issue 6)."""
-    return {"status": "recorded", "pipeline": "pending", "trigger": kwargs.get("trigger")}
+def review_job(ctx: WorkerContext, **kwargs: Any) -> dict[str, Any]:
+    """Review pull/merge request ``kwargs['number']`` and post the result.
+
+    New commits are reviewed incrementally (files whose patch changed); an open, reopen,
+    ready-for-review or ``/assist review`` looks at every file. Nothing already posted is
+    posted again.
+    """
+    repo = job_repo(kwargs)
+    number = int(kwargs["number"])
+    trigger = str(kwargs.get("trigger") or "")
+    forge = job_forge(ctx, kwargs)
+    if trigger == "command":
+        comment = command_comment(kwargs)
+        change = forge.get_change(repo, number)
+        if not may_command(forge, repo, comment.author, change_author=change.author):
+            forge.respond(repo, comment, body=REFUSAL)
+            return {"status": "refused", "reason": "no write access", "user": comment.author}
+        forge.respond(repo, comment, reaction=Reaction.EYES)
+    outcome = asyncio.run(
+        review_change(
+            ctx.settings,
+            forge,
+            repo,
+            number,
+            memory=SqlMemory(ctx.engine),
+            default_branch=kwargs.get("default_branch"),
+            incremental=trigger in _INCREMENTAL,
+            include_drafts=trigger == "command",
+        )
+    )
+    return {**outcome.detail(), "trigger": trigger}
+
+
+REFUSAL = (
+    "Sorry, `/assist review` needs write access to this repository (or being the author of "
+    "this change). A maintainer can run it."
+)

@@ -8,6 +8,7 @@ from typing import Any
 from bot.events import CommandEvent, CommandName, Event, TargetKind
 from bot.features._kwargs import command_kwargs
 from bot.jobs.context import WorkerContext
+from bot.jobs.forge import command_comment, job_forge, job_repo
 from bot.jobs.record import recorded
 from bot.routing import JobSpec, QueueName, Route, job_id
 
@@ -58,6 +59,10 @@ ROUTES = (Route(CommandEvent, _on_command, "help and misused commands"),)
 
 
 @recorded("help")
-def usage_job(_ctx: WorkerContext, **kwargs: Any) -> dict[str, Any]:
-    """Reply with the help text. Posting through the forge plugs in here (issue 3)."""
-    return {"status": "recorded", "reason": kwargs["reason"], "reply": HELP_TEXT}
+def usage_job(ctx: WorkerContext, **kwargs: Any) -> dict[str, Any]:
+    """Reply with the help text (and why, when a command was misused)."""
+    reason = str(kwargs["reason"])
+    body = HELP_TEXT if reason == "help" else f"{reason[:300]}.\n\n{HELP_TEXT}"
+    forge = job_forge(ctx, kwargs)
+    reply = forge.respond(job_repo(kwargs), command_comment(kwargs), body=body)
+    return {"status": "replied", "reason": reason, "reply_id": reply.id if reply else None}

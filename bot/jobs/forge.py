@@ -10,7 +10,7 @@ from rq import get_current_job
 from bot.audit import AuditedForge, SqlAuditLog
 from bot.forge.factory import build_forge
 from bot.forge.protocol import Forge
-from bot.forge.types import ForgeKind, RepoRef
+from bot.forge.types import Comment, ForgeKind, RepoRef
 from bot.jobs.context import WorkerContext
 
 
@@ -37,3 +37,28 @@ def job_forge(ctx: WorkerContext, kwargs: Mapping[str, Any], *, actor: str | Non
     job = get_current_job()
     who = actor if actor is not None else str(kwargs.get("author") or "")
     return AuditedForge(inner, SqlAuditLog(ctx.engine), actor=who, job_id=job.id if job else "")
+
+
+def command_comment(kwargs: Mapping[str, Any]) -> Comment:
+    """The comment that carried a command, as the forge adapters need it to reply or react:
+    a reply in a review thread (GitHub) or a discussion (GitLab) stays in its thread."""
+    target = str(kwargs.get("target") or "pull")
+    thread_comment = kwargs.get("thread_comment_id")
+    discussion = kwargs.get("discussion_id")
+    return Comment(
+        id=int(kwargs["comment_id"]),
+        kind="review" if thread_comment and kwargs["forge"] == "github" else "issue",
+        number=int(kwargs["number"]),
+        author=str(kwargs.get("author") or ""),
+        body="",
+        thread_id=str(discussion) if discussion else None,
+        on="issue" if target == "issue" else "change",
+    )
+
+
+def may_command(forge: Forge, repo: RepoRef, user: str, *, change_author: str | None) -> bool:
+    """Costly commands need write access to the repository, or being the change's author
+    (who may ask for a review of their own pull request)."""
+    if change_author is not None and user and user == change_author:
+        return True
+    return forge.permission(repo, user).can_write

@@ -55,9 +55,15 @@ def test_worker_runs_and_records_jobs(
         }
     # The superseded review did no work and says why; the newer one ran once.
     assert (rows[jobs[0]].status, rows[jobs[0]].detail["status"]) == ("superseded", "superseded")
+    # The newer one ran once; with no forge credentials configured it failed, and says why
+    # (the review itself, against a forge, is tested in tests/review/test_job_e2e.py).
     run = rows[newer_jobs[0]]
-    assert (run.kind, run.status, run.attempts, run.head_sha) == ("review", "done", 1, "2" * 40)
-    assert run.detail["trigger"] == "updated"
+    assert (run.kind, run.status, run.attempts, run.head_sha) == ("review", "failed", 1, "2" * 40)
+    with db.connect() as conn:
+        error = conn.execute(
+            sa.text("SELECT error FROM job_runs WHERE job_id = :j"), {"j": newer_jobs[0]}
+        ).scalar_one()
+    assert "no GitHub credentials" in error
 
 
 def test_failed_job_is_kept_listed_and_requeued(intake_env: dict[str, str], redis_url: str) -> None:

@@ -124,11 +124,15 @@ def test_findings_are_placed_filtered_and_summarised(repo: Path, scripted: Scrip
     }
     assert result.skipped == (("poetry.lock", "lock file"),)
     # The pull request text went to the model fenced as untrusted data.
-    (sent,) = scripted.chat_requests()
+    sent, scoring, _repair = scripted.chat_requests()  # review, second pass, its repair
     user = sent["messages"][-1]["content"]
     assert "BEGIN_UNTRUSTED_DATA_n0nce123" in user
     assert "Faster, says the author." in user
     assert sent["response_format"]["type"] == "json_schema"
+    # The script had no scores left: the finding is kept unscored, and the result says why.
+    assert "Skips the first item" in scoring["messages"][-1]["content"]
+    assert result.placed[0].confidence is None
+    assert result.scoring_note == "the model's scores did not follow the schema"
     summary = as_markdown(result)
     assert summary.startswith(SUMMARY_MARKER)
     assert "Skips the first item" in summary

@@ -34,12 +34,26 @@ def upgrade() -> None:
         sa.Column("severity", sa.String(16), nullable=False),
         sa.Column("category", sa.String(32), nullable=False),
         sa.Column("title", sa.Text(), nullable=False),
+        sa.Column("quoted_code", sa.Text(), nullable=False),
         sa.Column("head_sha", sa.String(64), nullable=False),
         sa.Column("comment_id", sa.Integer(), nullable=True),
         sa.Column("status", sa.String(16), nullable=False),
         _timestamp("created_at"),
         _timestamp("updated_at"),
         sa.UniqueConstraint("forge", "repo", "number", "fingerprint", name="uq_findings_change_fp"),
+    )
+    op.create_table(
+        "reviewed_files",
+        sa.Column("id", sa.Integer(), primary_key=True, autoincrement=True),
+        sa.Column("forge", sa.String(16), nullable=False),
+        sa.Column("repo", sa.String(512), nullable=False),
+        sa.Column("number", sa.Integer(), nullable=False),
+        sa.Column("path", sa.Text(), nullable=False),
+        sa.Column("patch_sha", sa.String(64), nullable=False),
+        sa.Column("head_sha", sa.String(64), nullable=False),
+        sa.UniqueConstraint(
+            "forge", "repo", "number", "path", name="uq_reviewed_files_change_path"
+        ),
     )
     op.create_table(
         "audit_log",
@@ -61,4 +75,5 @@ def upgrade() -> None:
 def downgrade() -> None:
     op.drop_index("ix_audit_log_repo_at", table_name="audit_log")
     op.drop_table("audit_log")
+    op.drop_table("reviewed_files")
     op.drop_table("findings")

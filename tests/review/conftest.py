@@ -1,0 +1,1 @@
+from tests.review.test_pipeline import repo  # noqa: F401  (shared fixture)
