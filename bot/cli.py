@@ -6,7 +6,7 @@ import os
 import sys
 import tempfile
 from pathlib import Path
-from typing import Annotated
+from typing import Annotated, Literal
 
 import typer
 from pydantic import ValidationError
@@ -27,6 +27,10 @@ config_app = typer.Typer(no_args_is_help=True, help="Configuration.")
 app.add_typer(db_app, name="db")
 app.add_typer(jobs_app, name="jobs")
 app.add_typer(config_app, name="config")
+action_app = typer.Typer(
+    no_args_is_help=True, help="Run inside CI: the GitHub Action and the GitLab CI template."
+)
+app.add_typer(action_app, name="action")
 
 
 def _settings() -> Settings:
@@ -180,7 +184,9 @@ def review(
     if not change.diff:
         typer.echo(f"assist review: no changes between {base} and {head or 'HEAD'}", err=True)
         raise typer.Exit(0)
-    request = ReviewInput(change.title, change.body, change.diff, change.config)
+    request = ReviewInput(
+        change.title, change.body, change.diff, change.config, sources=change.sources
+    )
     try:
         result = asyncio.run(
             run_review(settings, request, scope=("local", str(repo.resolve()), change.head_sha))
@@ -193,6 +199,53 @@ def review(
         output.write_text(text)
     else:
         sys.stdout.write(text)
+
+
+@app.command("fix")
+def fix(
+    repo: Annotated[Path, typer.Option(help="A local git repository.")] = Path(),
+    issue_text: Annotated[
+        Path, typer.Option(help="The issue: first line the title, the rest the body.")
+    ] = Path("ISSUE.md"),
+    output: Annotated[Path | None, typer.Option(help="Write the patch here (default: stdout).")] = (
+        None
+    ),
+    partial: Annotated[
+        bool, typer.Option(help="Write the best candidate's patch even if it failed its checks.")
+    ] = False,
+) -> None:
+    """Fix the issue in ISSUE_TEXT in a local repository with the configured model: a patch."""
+    import asyncio
+
+    from bot.fix.errors import FixError
+    from bot.fix.local import fix_local, issue_from_text
+    from bot.llm import LLMError
+    from bot.repoconfig import RepoConfigError
+
+    settings = _settings()
+    try:
+        issue = issue_from_text(issue_text.read_text(encoding="utf-8"))
+    except OSError as exc:
+        typer.echo(f"assist fix: cannot read {issue_text}: {exc}", err=True)
+        raise typer.Exit(2) from exc
+    try:
+        done = asyncio.run(
+            fix_local(settings, repo, issue, progress=lambda s: typer.echo(f"... {s}", err=True))
+        )
+    except (FixError, RepoConfigError) as exc:
+        typer.echo(f"assist fix: {exc}", err=True)
+        raise typer.Exit(2) from exc
+    except LLMError as exc:
+        typer.echo(f"assist fix: the model failed: {exc}", err=True)
+        raise typer.Exit(1) from exc
+    typer.echo(done.report, err=True)
+    if not (done.outcome.ready or (partial and done.patch)):
+        raise typer.Exit(1)
+    if output:
+        output.write_text(done.patch, encoding="utf-8")
+        typer.echo(f"assist fix: patch written to {output}", err=True)
+    else:
+        sys.stdout.write(done.patch)
 
 
 @app.command("index")
@@ -254,6 +307,92 @@ def config_docs(
         output.write_text(text)
     else:
         sys.stdout.write(text)
+
+
+@action_app.command("review")
+def action_review(
+    forge: Annotated[str, typer.Option(help="github (Actions) or gitlab (GitLab CI).")] = "github",
+    fail_on: Annotated[
+        str,
+        typer.Option(help="Exit 1 on a finding at or above: none, info, minor, major, critical."),
+    ] = "none",
+    sarif: Annotated[Path | None, typer.Option(help="Write SARIF 2.1.0 here.")] = None,
+    code_quality: Annotated[
+        Path | None, typer.Option(help="Write a GitLab Code Quality report here.")
+    ] = None,
+    annotate: Annotated[
+        str, typer.Option(help="Annotations: auto (when not posted), always, never.")
+    ] = "auto",
+) -> None:
+    """Review the pull/merge request of this CI job and post it (or report it when the token
+    may not post: annotations, SARIF, Code Quality)."""
+    from bot.action.context import ActionError
+    from bot.action.report import parse_fail_on
+    from bot.action.run import (
+        ReviewOptions,
+        RunnerFiles,
+        ci_forge,
+        read_job,
+        review,
+        token_is_read_only,
+    )
+    from bot.forge.errors import ForgeError
+    from bot.forge.factory import ForgeNotConfigured
+    from bot.llm import LLMError
+
+    if forge not in ("github", "gitlab") or annotate not in ("auto", "always", "never"):
+        typer.echo("assist action review: --forge github|gitlab, --annotate auto|always|never")
+        raise typer.Exit(2)
+    kind: Literal["github", "gitlab"] = "gitlab" if forge == "gitlab" else "github"
+    mode: Literal["auto", "always", "never"] = (
+        "always" if annotate == "always" else "never" if annotate == "never" else "auto"
+    )
+    try:
+        options = ReviewOptions(parse_fail_on(fail_on), mode, sarif, code_quality)
+    except ValueError as exc:
+        typer.echo(f"assist action review: {exc}", err=True)
+        raise typer.Exit(2) from exc
+    settings = _settings()
+    try:
+        job = read_job(kind, os.environ, settings)
+        status = review(
+            settings,
+            ci_forge(settings, kind),
+            job,
+            options,
+            RunnerFiles.from_env(os.environ),
+            read_only=token_is_read_only(kind, os.environ, job),
+            out=sys.stdout,
+        )
+    except ActionError as exc:
+        typer.echo(f"assist action review: {exc}", err=True)
+        raise typer.Exit(2) from exc
+    except ForgeNotConfigured as exc:  # e.g. a fork's pipeline, without the CI/CD variables
+        typer.echo(f"assist action review: not configured: {exc}", err=True)
+        raise typer.Exit(4) from exc
+    except (ForgeError, LLMError) as exc:
+        typer.echo(f"assist action review: {type(exc).__name__}: {exc}", err=True)
+        raise typer.Exit(3) from exc
+    raise typer.Exit(status)
+
+
+@action_app.command("fix")
+def action_fix(
+    state_dir: Annotated[
+        Path, typer.Option(help="Where the job's SQLite record goes (the runner's temp).")
+    ] = Path(".assist/action"),
+) -> None:
+    """Handle `/assist fix` from the issue_comment event of this GitHub Actions job."""
+    from bot.action.context import ActionError
+    from bot.action.run import fix, read_job
+
+    settings = _settings()
+    try:
+        job = read_job("github", os.environ, settings)
+    except ActionError as exc:
+        typer.echo(f"assist action fix: {exc}", err=True)
+        raise typer.Exit(2) from exc
+    fix(settings, job, state_dir=state_dir, out=sys.stdout)
 
 
 def main() -> None:

@@ -10,7 +10,7 @@ import re
 from collections.abc import Iterable, Sequence
 
 from bot.forge.markers import hidden_marker
-from bot.forge.types import ForgeKind
+from bot.forge.types import Comment, ForgeKind
 from bot.review.memory import Remembered
 from bot.review.pipeline import PlacedFinding, ReviewResult
 from bot.review.render import SUMMARY_MARKER
@@ -22,6 +22,31 @@ SEVERITY_ORDER = ("critical", "major", "minor", "info")
 
 def finding_marker(fingerprint: str) -> str:
     return hidden_marker(f"finding:{fingerprint}")
+
+
+_HEADLINE = re.compile(r"^\*\*(?P<title>.+?)\*\* · _(?P<severity>\w+) (?P<category>[\w-]+)_", re.M)
+
+
+def posted_finding(comment: Comment) -> Remembered | None:
+    """An earlier finding as its inline comment on the forge shows it (for runs without a
+    database, e.g. the Action): fingerprint from the marker, the rest from the headline."""
+    fingerprints = marked_fingerprints([comment.body])
+    if len(fingerprints) != 1 or comment.path is None:
+        return None
+    head = _HEADLINE.search(comment.body)
+    return Remembered(
+        fingerprint=next(iter(fingerprints)),
+        path=comment.path,
+        line=comment.line or 0,
+        start_line=None,
+        severity=head.group("severity") if head else "info",
+        category=head.group("category") if head else "",
+        title=head.group("title") if head else "",
+        quoted_code="",  # unknown: such a finding is never called outdated on this evidence
+        head_sha="",
+        comment_id=comment.id,
+        status="posted",
+    )
 
 
 def marked_fingerprints(bodies: Iterable[str]) -> frozenset[str]:

@@ -2,7 +2,8 @@
 
 from __future__ import annotations
 
-from dataclasses import dataclass
+from collections.abc import Mapping
+from dataclasses import dataclass, field
 from pathlib import Path
 
 import git
@@ -22,6 +23,32 @@ class LocalChange:
     config: RepoConfig
     base_sha: str
     head_sha: str
+    sources: Mapping[str, str] = field(default_factory=dict)  # new-side text of changed files
+
+
+MAX_SOURCE_BYTES = 512 * 1024
+
+
+def _sources(repo: git.Repo, start: str, head: str) -> dict[str, str]:
+    """The head's text of the files changed since ``start`` (context and suggestion checks)."""
+    out: dict[str, str] = {}
+    names = repo.git.diff("--name-only", "--diff-filter=AMR", "-z", start, head).split("\0")
+    tree = repo.commit(head).tree
+    for name in filter(None, names):
+        try:
+            blob = tree / name
+        except KeyError:
+            continue
+        if blob.size > MAX_SOURCE_BYTES:
+            continue
+        data = blob.data_stream.read()
+        if b"\x00" in data[:8192]:
+            continue
+        try:
+            out[name] = data.decode("utf-8")
+        except UnicodeDecodeError:
+            continue
+    return out
 
 
 def local_change(repo_path: Path, base: str, head: str | None = None) -> LocalChange:
@@ -57,4 +84,5 @@ def local_change(repo_path: Path, base: str, head: str | None = None) -> LocalCh
         parse_repo_config(config_text),
         start.hexsha,
         head_commit.hexsha,
+        _sources(repo, start.hexsha, head_commit.hexsha),
     )

@@ -34,6 +34,7 @@ from bot.review.comments import (
     finding_marker,
     inline_body,
     marked_fingerprints,
+    posted_finding,
     summary_body,
 )
 from bot.review.diff import DiffError, FileDiff, FileStatus, parse_diff
@@ -142,6 +143,9 @@ def _split_memory(
         if r.status not in ("posted", "summary"):
             continue
         file = files.get(r.path)
+        if file is not None and not r.quoted_code:  # known from the forge only
+            still.append(r)
+            continue
         anchor = place(file, r.quoted_code, r.line) if file is not None else None
         if anchor is None or isinstance(anchor, Unplaced) or not anchor.exact:
             gone.append(r)  # the quoted code is no longer in the diff as it was
@@ -233,9 +237,12 @@ async def review_change(
         return ReviewOutcome("skipped", f"the diff could not be read: {exc}", head)
     key = ChangeKey(repo.forge, repo.path, number)
     remembered = memory.recall(key)
-    on_forge = marked_fingerprints(
-        c.body for c in forge.list_comments(repo, number, marker=_FINDING_MARKER_PREFIX)
-    )
+    ours = forge.list_comments(repo, number, marker=_FINDING_MARKER_PREFIX)
+    on_forge = marked_fingerprints(c.body for c in ours)
+    for comment in ours:  # posted by a run whose memory we lack (a crash, the Action)
+        found = posted_finding(comment)
+        if found is not None and found.fingerprint not in remembered:
+            remembered[found.fingerprint] = found
     patches = {f.path: patch_sha(f.patch) for f in diff.files}
     previous = memory.reviewed_patches(key) if incremental else {}
     unchanged = tuple(sorted(p for p, sha in patches.items() if previous.get(p) == sha))

@@ -248,3 +248,35 @@ def test_help_replies(scene: Scene) -> None:
     assert (status, detail["status"]) == ("done", "replied")
     assert any("`/assist ask <question>`" in b for b in scene.bodies())
     assert json.dumps(detail)  # plain values only
+
+
+def test_a_second_push_adds_no_duplicate(scene: Scene) -> None:
+    scene.llm.push(answer(finding()), scores(0.9))
+    scene.opened()
+    scene.work()
+    previous = scene.head
+    scene.head = scene.forge.commit(REPO, "feature", {"README.md": "# shop\n\nTotals.\n"}, "Docs")
+    if scene.kind == "github":
+        payload = github_pull(
+            scene.corpora, repo=REPO, repo_id=scene.repo_id, number=scene.number,
+            head_sha=scene.head, base_sha=scene.base_sha, action="synchronize",
+            installation=scene.installation, before=previous,
+        )  # fmt: skip
+        accepted = scene.deliver(payload, "pull_request")
+    else:
+        payload = gitlab_merge_request(
+            scene.corpora, repo=REPO, project_id=scene.repo_id, iid=scene.number,
+            head_sha=scene.head, action="update", oldrev=previous,
+        )  # fmt: skip
+        accepted = scene.deliver(payload, "Merge Request Hook")
+    # Only README.md changed since the last review: shop.py is not sent to the model again.
+    scene.llm.push(answer(finding(quoted_code="Totals.", file="README.md", title="docs nit")))
+    scene.work()
+    status, detail, _ = scene.job(accepted["jobs"][0])
+    assert (status, detail["status"], detail["trigger"]) == ("done", "posted", "updated")
+    assert (detail["files_reviewed"], detail["unchanged_files"]) == (1, 1)
+    assert detail["earlier_open"] == 1
+    bodies = scene.bodies()
+    assert sum("Skips the first item" in b and "finding:" in b for b in bodies) == 1
+    reviewed = [r["messages"][-1]["content"] for r in scene.llm.chat_requests()]
+    assert not any("range(1, len(items))" in text for text in reviewed[2:])

@@ -227,3 +227,9 @@ def test_real_model_review_is_schema_valid_and_anchored(
         lines = set(range(placed.anchor.start_line, placed.anchor.end_line + 1))
         assert lines <= files[placed.anchor.path].commentable_lines
         assert lines & files[placed.anchor.path].added_lines
+
+
+def test_local_change_carries_the_head_sources(repo: Path) -> None:
+    change = local_change(repo, "main")
+    assert change.sources["shop.py"] == AFTER
+    assert "poetry.lock" in change.sources  # text, so kept; the review filters skip it

@@ -14,12 +14,14 @@ from bot.db.engine import make_engine, upgrade
 from bot.forge.factory import build_forge
 from bot.forge.types import ForgeKind, RepoRef
 from bot.review.comments import marked_fingerprints
+from bot.review.diff import parse_diff
 from bot.review.memory import ChangeKey, FindingMemory, NoMemory, SqlMemory
 from bot.review.render import SUMMARY_MARKER
 from bot.review.service import ReviewOutcome, review_change
 from bot.settings import Settings
 from tests.forge.conftest import APP_ID, GITLAB_BOT, GITLAB_TOKEN, REPO, make_settings
 from tests.llm.scripted_server import Reply, ScriptedServer, chat_reply
+from tests.support.vllm import VLLMServer
 from tests.testforge import TestForge
 from tests.testforge.fixtures import AppKey
 
@@ -273,3 +275,34 @@ def test_config_on_the_default_branch_can_turn_review_off(world: World) -> None:
     assert (outcome.status, outcome.reason) == ("skipped", "review is disabled in .assist.toml")
     assert world.inline() == []
     assert world.summaries() == []
+
+
+@pytest.mark.vllm
+def test_real_model_review_posts_only_valid_anchored_comments(
+    testforge: TestForge, app_key: AppKey, scripted: ScriptedServer, vllm_server: VLLMServer
+) -> None:
+    """SmolLM2 on the CPU vLLM through the whole service: whatever it finds, every posted
+    comment is on a commentable line of the diff and carries its marker, and the summary is
+    there. (Quality is not judged at this model size.)"""
+    world = World("github", testforge, app_key, scripted)
+    world.settings = world.settings.model_copy(
+        update={
+            "llm_base_urls": [vllm_server.base_url],
+            "llm_model": vllm_server.model,
+            "llm_context_tokens": 2048,
+            "llm_seed": 1,
+        }
+    )
+    outcome = world.review(NoMemory())
+    assert outcome.status == "posted"
+    assert outcome.result is not None
+    assert outcome.result.usage.requests >= 1
+    diff = world.forge.get_diff(world.repo, world.number)
+    (shop,) = [f for f in parse_diff(diff.unified) if f.path == "shop.py"]
+    comments = world.inline()
+    assert len(comments) == len(outcome.posted)
+    for comment in comments:
+        assert comment["path"] == "shop.py"
+        assert comment["line"] in shop.commentable_lines
+        assert len(marked_fingerprints([str(comment["body"])])) == 1
+    assert len(world.summaries()) == 1
