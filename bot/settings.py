@@ -171,8 +171,58 @@ class Settings(BaseSettings):
         description="OpenAI-compatible /v1 URL serving embeddings; unset: local all-MiniLM-L6-v2.",
     )
     embedding_model: str = Field("all-MiniLM-L6-v2", description="Embedding model name.")
+    embedding_dim: int = Field(
+        384, gt=0, description="Vector size of the embeddings server's model."
+    )
     cache_dir: Path = Field(
         Path(".assist/cache"), description="Repository clones and embedding cache."
+    )
+
+    # --- fix ------------------------------------------------------------------------------
+    fix_use_index: bool = Field(
+        True,
+        description="`/assist fix` localises with the repository index (hybrid search, repo "
+        "map); off: a lexical ranking only.",
+    )
+    fix_answer_tokens: int = Field(
+        1536, gt=0, description="Tokens reserved for the model's edits in one `/assist fix` call."
+    )
+    fix_sandbox_memory_mb: int = Field(
+        2048, gt=0, description="Address-space limit of a repository's sandboxed test command, MiB."
+    )
+
+    # --- limits ---------------------------------------------------------------------------
+    job_heartbeat_s: int = Field(
+        10, gt=0, description="Interval of a running job's heartbeat to Redis, seconds."
+    )
+    job_abandon_grace_s: int = Field(
+        30,
+        gt=0,
+        description="A job whose worker missed its heartbeat by this long (killed, OOM, lost "
+        "node) is abandoned and retried, seconds.",
+    )
+    worker_maintenance_s: int = Field(
+        60, gt=0, description="How often workers sweep for abandoned jobs, seconds."
+    )
+    repo_jobs_per_minute: int = Field(
+        120,
+        ge=0,
+        description="Jobs started per repository per minute (0: no limit); excess work is "
+        "delayed, never dropped.",
+    )
+    installation_jobs_per_minute: int = Field(
+        600,
+        ge=0,
+        description="Jobs started per GitHub App installation (or GitLab namespace) per minute "
+        "(0: no limit); excess is delayed.",
+    )
+    max_running_jobs: int = Field(
+        32,
+        ge=0,
+        description="Jobs running at once across all workers (0: no cap); excess is delayed.",
+    )
+    limit_delay_s: int = Field(
+        5, gt=0, description="Delay before a job held back by a limit is tried again, seconds."
     )
 
     # --- service --------------------------------------------------------------------------

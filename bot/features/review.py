@@ -11,6 +11,7 @@ from bot.features._kwargs import command_kwargs, pull_kwargs
 from bot.forge.types import Reaction
 from bot.jobs.context import WorkerContext
 from bot.jobs.forge import command_comment, job_forge, job_repo, may_command
+from bot.jobs.indexing import related_code
 from bot.jobs.record import recorded
 from bot.review.memory import SqlMemory
 from bot.review.service import review_change
@@ -97,6 +98,7 @@ def review_job(ctx: WorkerContext, **kwargs: Any) -> dict[str, Any]:
             default_branch=kwargs.get("default_branch"),
             incremental=trigger in _INCREMENTAL,
             include_drafts=trigger == "command",
+            related=lambda head, queries: related_code(ctx.settings, forge, repo, head, queries),
         )
     )
     return {**outcome.detail(), "trigger": trigger}

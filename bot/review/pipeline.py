@@ -60,6 +60,7 @@ class ReviewInput:
     context: Mapping[str, str] = field(default_factory=dict)  # path -> surrounding code
     sources: Mapping[str, str] = field(default_factory=dict)  # path -> new-side file text
     skip: Mapping[str, str] = field(default_factory=dict)  # path -> why it is not reviewed
+    related: Mapping[str, str] = field(default_factory=dict)  # path -> code found elsewhere
 
 
 async def _review_file(
@@ -75,6 +76,9 @@ async def _review_file(
     context = request.context.get(file.path)
     if context is None:
         context = file_context(file, request.sources)
+    related = request.related.get(file.path)
+    if related:
+        context = f"{context}\n\n# related code elsewhere in the repository\n{related}".strip()
     layout = review_layout(
         title=request.title,
         body=request.body,

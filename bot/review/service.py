@@ -13,7 +13,7 @@ from __future__ import annotations
 import dataclasses
 import hashlib
 import logging
-from collections.abc import Mapping, Sequence
+from collections.abc import Callable, Mapping, Sequence
 from dataclasses import dataclass, field
 from typing import Any
 
@@ -37,7 +37,7 @@ from bot.review.comments import (
     posted_finding,
     summary_body,
 )
-from bot.review.diff import DiffError, FileDiff, FileStatus, parse_diff
+from bot.review.diff import DiffError, FileDiff, FileStatus, LineKind, parse_diff
 from bot.review.filters import skip_reason
 from bot.review.memory import ChangeKey, FindingMemory, Remembered
 from bot.review.pipeline import PlacedFinding, ReviewInput, ReviewResult
@@ -91,6 +91,21 @@ class ReviewOutcome:
             "config_error": self.config_error,
             "usage": usage,
         }
+
+
+Related = Callable[[str, dict[str, str]], dict[str, str]]
+"""(head sha, path -> query) -> path -> related code found elsewhere (the repository index)."""
+
+
+def related_query(file: FileDiff, *, max_lines: int = 30) -> str:
+    """What to search the index with for a changed file: its path and added lines."""
+    added = [
+        line.text.strip()
+        for hunk in file.hunks
+        for line in hunk.lines
+        if line.kind is LineKind.ADDED and line.text.strip()
+    ]
+    return "\n".join([file.path, *added[:max_lines]])
 
 
 def patch_sha(patch: str | None) -> str:
@@ -219,6 +234,7 @@ async def review_change(
     incremental: bool = True,
     include_drafts: bool = False,
     post: bool = True,
+    related: Related | None = None,
 ) -> ReviewOutcome:
     """Review change ``number`` and (with ``post``) publish the review and the summary."""
     change = forge.get_change(repo, number)
@@ -250,6 +266,10 @@ async def review_change(
     if unchanged:
         heads = {r.head_sha for r in remembered.values()}
         incremental_from = next(iter(heads)) if len(heads) == 1 else "the last review"
+    todo = [f for f in files if f.path not in unchanged and not skip_reason(f, config)]
+    elsewhere = (
+        related(head, {f.path: related_query(f) for f in todo[:MAX_SOURCES]}) if related else {}
+    )
     request = ReviewInput(
         title=change.title,
         body=change.body,
@@ -259,6 +279,7 @@ async def review_change(
             forge, change, [f for f in files if f.path not in unchanged], config
         ),
         skip=dict.fromkeys(unchanged, "unchanged since the last review"),
+        related=elsewhere,
     )
     already = (
         frozenset(fp for fp, r in remembered.items() if r.status in ("posted", "summary"))

@@ -5,6 +5,8 @@ forge write are recorded. For GitHub (App mode) and GitLab."""
 from __future__ import annotations
 
 import json
+import shutil
+import tempfile
 from collections.abc import Iterator
 from pathlib import Path
 from typing import Any
@@ -17,7 +19,14 @@ from bot.db.engine import upgrade
 from tests.forge.conftest import APP_ID, BOT, GITLAB_BOT, GITLAB_TOKEN, REPO
 from tests.llm.scripted_server import ScriptedServer
 from tests.review.test_service import BASE, HEAD, answer, finding, scores
-from tests.support.payloads import github_comment, github_pull, gitlab_merge_request, gitlab_note
+from tests.support.payloads import (
+    github_comment,
+    github_pull,
+    github_push,
+    gitlab_merge_request,
+    gitlab_note,
+    gitlab_push,
+)
 from tests.support.processes import run_worker_burst, serve
 from tests.support.webhooks import (
     GITHUB_SECRET,
@@ -30,6 +39,8 @@ from tests.support.webhooks import (
 )
 from tests.testforge import TestForge
 from tests.testforge.fixtures import AppKey
+
+PRICING = "def apply_discount(price, rate):\n    return price * (1 - rate)\n"
 
 
 @pytest.fixture(scope="module")
@@ -68,15 +79,20 @@ class Scene:
         self.base, web_env = web
         self.engine = sa.create_engine(db)
         created = forge.create_repo(
-            REPO, files={"shop.py": BASE, "README.md": "# shop\n"}, members={"maint": "maintain"}
+            REPO,
+            files={"shop.py": BASE, "README.md": "# shop\n", "pricing.py": PRICING},
+            members={"maint": "maintain"},
         )
         self.repo_id = int(created["id"])
         self.head = forge.commit(REPO, "feature", {"shop.py": HEAD}, "Iterate by index")
         self.base_sha = forge.refs(REPO)["main"]
         self.number = forge.add_pull(REPO, head="feature", title="Faster totals", author="alice")
         self.installation: int | None = None
+        self.cache = Path(tempfile.mkdtemp(prefix="assist-e2e-"))
         worker = {
             **web_env,
+            "ASSIST_CACHE_DIR": str(self.cache / "cache"),
+            "ASSIST_QDRANT_LOCATION": str(self.cache / "qdrant"),
             "ASSIST_LLM_BASE_URLS": llm.base_url,
             "ASSIST_LLM_MODEL": "scripted",
             "ASSIST_LLM_MAX_RETRIES": "0",
@@ -186,6 +202,7 @@ def scene(
             conn.execute(sa.text(f"DELETE FROM {table}"))
     yield s
     s.engine.dispose()
+    shutil.rmtree(s.cache, ignore_errors=True)
 
 
 def test_opened_change_is_reviewed_once_and_audited(scene: Scene) -> None:
@@ -280,3 +297,47 @@ def test_a_second_push_adds_no_duplicate(scene: Scene) -> None:
     assert sum("Skips the first item" in b and "finding:" in b for b in bodies) == 1
     reviewed = [r["messages"][-1]["content"] for r in scene.llm.chat_requests()]
     assert not any("range(1, len(items))" in text for text in reviewed[2:])
+
+
+def test_push_indexes_the_default_branch_and_the_review_uses_it(scene: Scene) -> None:
+    main = scene.forge.refs(REPO)["main"]
+    after = scene.forge.commit(
+        REPO,
+        "main",
+        {"CHANGELOG.md": "# Changes\n"},
+        "Changelog",
+    )
+    if scene.kind == "github":
+        payload = github_push(
+            scene.corpora, repo=REPO, repo_id=scene.repo_id, before=main, after=after,
+            installation=scene.installation,
+        )  # fmt: skip
+        accepted = scene.deliver(payload, "push")
+    else:
+        payload = gitlab_push(
+            scene.corpora, repo=REPO, project_id=scene.repo_id, before=main, after=after
+        )
+        accepted = scene.deliver(payload, "Push Hook")
+    run_worker_burst(scene.worker_env, "index")
+    status, detail, error = scene.job(accepted["jobs"][0])
+    assert (status, error) == ("done", "")
+    assert (detail["status"], detail["commit"], detail["files"]) == ("indexed", after, 4)
+    assert detail["embedded"] > 0
+    # The pull request's change calls the helper: the review prompt shows its definition.
+    scene.head = scene.forge.commit(
+        REPO,
+        "feature",
+        {"shop.py": HEAD + "\n\ndef sale(items):\n    return apply_discount(total(items), 0.1)\n"},
+        "Sale",
+    )
+    scene.llm.push(answer(), scores())
+    scene.opened()
+    scene.work()
+    prompt = scene.llm.chat_requests()[0]["messages"][-1]["content"]
+    assert "related code elsewhere in the repository" in prompt
+    assert "def apply_discount(price, rate):" in prompt
+    # Nothing secret reached the index or its mirror configuration.
+    token = GITLAB_TOKEN if scene.kind == "gitlab" else None
+    for path in scene.cache.rglob("*"):
+        if path.is_file() and token and path.stat().st_size < 5_000_000:
+            assert token.encode() not in path.read_bytes(), path

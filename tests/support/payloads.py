@@ -161,3 +161,35 @@ def gitlab_note(
         attrs["discussion_id"] = discussion_id
     payload["merge_request"]["iid"] = iid
     return payload
+
+
+def github_push(
+    corpora: Path,
+    *,
+    repo: str,
+    repo_id: int,
+    before: str,
+    after: str,
+    branch: str = "main",
+    installation: int | None = None,
+) -> dict[str, Any]:
+    for name, example in github_examples(corpora):
+        if name == "push":
+            payload = copy.deepcopy(example)
+            break
+    else:  # pragma: no cover - the corpus has push examples
+        raise LookupError("no push example in the corpus")
+    _github_repo(payload, repo, repo_id, installation)
+    payload.update(
+        {"ref": f"refs/heads/{branch}", "before": before, "after": after, "deleted": False}
+    )
+    return payload
+
+
+def gitlab_push(
+    corpora: Path, *, repo: str, project_id: int, before: str, after: str, branch: str = "main"
+) -> dict[str, Any]:
+    payload = _gitlab(corpora, "set-b/push.json")
+    _gitlab_project(payload, repo, project_id)
+    payload.update({"ref": f"refs/heads/{branch}", "before": before, "after": after})
+    return payload

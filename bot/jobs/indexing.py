@@ -1,0 +1,204 @@
+"""The repository index in the workers: a credential-free mirror of the repository, the
+indexer built from Settings (embedded Qdrant or a Qdrant server), the default branch indexed on
+push, a pull request's head indexed on top of it for a review.
+
+Credentials never reach the index: the mirror's remote has no secret (git asks for it through
+``GIT_ASKPASS`` from the environment of the one fetch), and the index knows the repository by
+the mirror's path.
+"""
+
+from __future__ import annotations
+
+import contextlib
+import fcntl
+import logging
+import os
+import re
+import stat
+from collections.abc import Iterator, Sequence
+from pathlib import Path
+from urllib.parse import urlsplit, urlunsplit
+
+import git
+import httpx
+from qdrant_client import QdrantClient
+
+from bot.forge.protocol import Forge
+from bot.forge.types import RepoRef
+from bot.settings import Settings
+from indexer import Indexer, IndexStats, index_repository, open_indexer, repo_id_for, search
+from indexer.embedding import Embedder, MiniLMEmbedder, MiniLMPaths, OpenAIEmbedder
+from indexer.errors import IndexerError
+from indexer.pipeline import overlay_layer
+from indexer.store import EdgeStore, VectorStore
+from indexer.store_server import QdrantServerStore
+
+log = logging.getLogger(__name__)
+
+_ASKPASS = """#!/bin/sh
+case "$1" in
+  Username*) printf '%s\\n' "$ASSIST_GIT_USERNAME" ;;
+  *) printf '%s\\n' "$ASSIST_GIT_PASSWORD" ;;
+esac
+"""
+
+
+class MirrorError(RuntimeError):
+    """The repository could not be fetched; the message carries no credentials."""
+
+
+def mirror_path(cache_dir: Path, repo: RepoRef) -> Path:
+    safe = re.sub(r"[^A-Za-z0-9_.-]+", "_", repo.path)
+    return cache_dir / "mirrors" / repo.forge / f"{safe}.git"
+
+
+def _askpass(cache_dir: Path) -> Path:
+    path = cache_dir / "git-askpass.sh"
+    if not path.exists() or path.read_text() != _ASKPASS:
+        path.parent.mkdir(parents=True, exist_ok=True)
+        path.write_text(_ASKPASS)
+        path.chmod(stat.S_IRWXU)
+    return path
+
+
+def mirror(forge: Forge, repo: RepoRef, cache_dir: Path, refs: Sequence[str]) -> Path:
+    """A bare, shallow mirror of ``repo`` under ``cache_dir`` with ``refs`` (branch names,
+    ``refs/...`` or commit shas) fetched; returns its path."""
+    secret = urlsplit(forge.clone_url(repo).get_secret_value())
+    clean = urlunsplit(
+        (
+            secret.scheme,
+            f"{secret.username}@{secret.hostname}" + (f":{secret.port}" if secret.port else "")
+            if secret.username
+            else secret.netloc,
+            secret.path,
+            "",
+            "",
+        )
+    )
+    env = {
+        **os.environ,
+        "GIT_ASKPASS": str(_askpass(cache_dir)),
+        "GIT_TERMINAL_PROMPT": "0",
+        "ASSIST_GIT_USERNAME": secret.username or "",
+        "ASSIST_GIT_PASSWORD": secret.password or "",
+    }
+    target = mirror_path(cache_dir, repo)
+    try:
+        if not target.exists():
+            target.parent.mkdir(parents=True, exist_ok=True)
+            git.Repo.init(str(target), bare=True)
+        repo_git = git.Repo(str(target))
+        specs = [
+            ref if re.fullmatch(r"[0-9a-f]{40}", ref) else f"+{_full(ref)}:{_full(ref)}"
+            for ref in refs
+        ]
+        repo_git.git.fetch("--depth", "1", clean, *specs, env=env)
+    except git.GitCommandError as exc:
+        stderr = (exc.stderr or "").replace(secret.password or "\0", "***")
+        raise MirrorError(f"cannot fetch {repo}: {stderr.strip()[:500]}") from None
+    return target
+
+
+def _full(ref: str) -> str:
+    return ref if ref.startswith("refs/") else f"refs/heads/{ref}"
+
+
+def build_indexer(settings: Settings) -> Indexer:
+    """The indexer the settings describe: local MiniLM (or an embeddings server) into the
+    embedded Qdrant directory (or a Qdrant server)."""
+    cache = settings.cache_dir / "index"
+    embedder: Embedder
+    if settings.embedding_base_url:
+        embedder = OpenAIEmbedder(
+            httpx.Client(timeout=settings.llm_timeout_s),
+            model=settings.embedding_model,
+            dim=settings.embedding_dim,
+            base_url=settings.embedding_base_url,
+        )
+    else:
+        embedder = MiniLMEmbedder.load(MiniLMPaths.installed())
+    store: VectorStore
+    location = settings.qdrant_location
+    if location.startswith(("http://", "https://")):
+        key = settings.qdrant_api_key
+        client = QdrantClient(url=location, api_key=key.get_secret_value() if key else None)
+        store = QdrantServerStore(client, model=embedder.model, dim=embedder.dim)
+    else:
+        store = EdgeStore.open(Path(location), model=embedder.model, dim=embedder.dim)
+    return open_indexer(cache, store=store, embedder=embedder)
+
+
+@contextlib.contextmanager
+def index_lock(settings: Settings) -> Iterator[None]:
+    """One indexer at a time per machine: the embedded store is a single-writer directory."""
+    path = settings.cache_dir / "index.lock"
+    path.parent.mkdir(parents=True, exist_ok=True)
+    with path.open("w") as handle:
+        fcntl.flock(handle, fcntl.LOCK_EX)
+        try:
+            yield
+        finally:
+            fcntl.flock(handle, fcntl.LOCK_UN)
+
+
+def index_branch(settings: Settings, forge: Forge, repo: RepoRef, sha: str) -> IndexStats:
+    """Move the repository's base index to ``sha`` (only changed files are re-embedded)."""
+    path = mirror(forge, repo, settings.cache_dir, [sha])
+    with index_lock(settings):
+        indexer = build_indexer(settings)
+        return index_repository(str(path), indexer=indexer, cache_dir=settings.cache_dir, ref=sha)
+
+
+def related_code(
+    settings: Settings,
+    forge: Forge,
+    repo: RepoRef,
+    head_sha: str,
+    queries: dict[str, str],
+    *,
+    limit: int = 4,
+) -> dict[str, str]:
+    """For each changed path, code elsewhere in the repository (as seen from the pull
+    request's head) that its query finds; empty when the repository is not indexed yet."""
+    path = mirror_path(settings.cache_dir, repo)
+    if not path.exists() or not queries:
+        return {}
+    try:
+        mirror(forge, repo, settings.cache_dir, [head_sha])
+        with index_lock(settings):
+            indexer = build_indexer(settings)
+            if indexer.state(repo_id_for(str(path))).commit is None:
+                return {}
+            index_repository(
+                str(path), indexer=indexer, cache_dir=settings.cache_dir, ref=head_sha,
+                overlay=True,
+            )  # fmt: skip
+            out: dict[str, str] = {}
+            for changed, query in queries.items():
+                found = search(
+                    query, source=str(path), indexer=indexer, head=head_sha, limit=2 * limit
+                )
+                hits = [h for h in found if h.path != changed][:limit]
+                if hits:
+                    out[changed] = "\n\n".join(
+                        f"# {h.path}:{h.start_line}-{h.end_line} {h.symbol}\n{h.code}" for h in hits
+                    )
+            return out
+    except (MirrorError, IndexerError) as exc:
+        log.warning("no related code for %s@%s: %s", repo, head_sha[:12], exc)
+        return {}
+
+
+def drop_pull_overlay(settings: Settings, repo: RepoRef, head_sha: str) -> bool:
+    """Remove a pull request head's overlay; False when the repository has no index."""
+    path = mirror_path(settings.cache_dir, repo)
+    if not path.exists():
+        return False
+    with index_lock(settings):
+        indexer = build_indexer(settings)
+        repo_id = repo_id_for(str(path))
+        if overlay_layer(head_sha) not in indexer.state(repo_id).overlays:
+            return False
+        indexer.drop_overlay(repo_id, head_sha)
+        return True
