@@ -31,6 +31,12 @@ ROUTES = (Route(CommandEvent, _on_command, "fix on /assist fix"),)
 
 
 @recorded("fix")
-def fix_job(_ctx: WorkerContext, **kwargs: Any) -> dict[str, Any]:
-    """Fix issue ``kwargs['number']``. The fix pipeline plugs in here (issue 7)."""
-    return {"status": "recorded", "pipeline": "pending", "target": kwargs.get("target")}
+def fix_job(ctx: WorkerContext, **kwargs: Any) -> dict[str, Any]:
+    """Fix issue ``kwargs['number']`` (or iterate on our own fix change): see bot/fix/job.py."""
+    from bot.fix.job import FixCommand, FixJob
+    from bot.fix.workspace import env_for_git
+    from bot.jobs.forge import job_forge, job_repo
+
+    command = FixCommand.from_kwargs(job_repo(kwargs), kwargs)
+    job = FixJob(job_forge(ctx, kwargs), ctx.settings, command, git_env=env_for_git())
+    return {**job.run(), "target": kwargs.get("target")}

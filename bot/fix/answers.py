@@ -1,0 +1,54 @@
+"""What the model answers, as JSON schemas (sent with the request, validated on return)."""
+
+from __future__ import annotations
+
+from typing import Annotated
+
+from pydantic import BaseModel, ConfigDict, Field
+
+from bot.fix.edits import EditBlock
+from bot.fix.paths import normalise
+
+
+class _Answer(BaseModel):
+    model_config = ConfigDict(extra="ignore", frozen=True)
+
+
+class FilePick(_Answer):
+    path: Annotated[str, Field(max_length=400, description="a path from the candidates")]
+    symbols: Annotated[
+        list[Annotated[str, Field(max_length=200)]],
+        Field(max_length=10, description="functions or classes in it to change or read"),
+    ] = []
+    reason: Annotated[str, Field(max_length=400)] = ""
+
+
+class LocateAnswer(_Answer):
+    """Which files (most likely first) and which of their functions the fix touches."""
+
+    files: Annotated[list[FilePick], Field(max_length=8)]
+
+
+class Edit(_Answer):
+    path: Annotated[str, Field(max_length=400, description="repository-relative path")]
+    search: Annotated[
+        str,
+        Field(
+            max_length=8000,
+            description="lines copied exactly from the file (empty to create a new file)",
+        ),
+    ]
+    replace: Annotated[str, Field(max_length=16000, description="the lines that replace them")]
+
+    def block(self) -> EditBlock:
+        """The edit as a block; a harmless spelling of the path (``./a//b.py``) is made
+        canonical, anything unsafe is left as written for the path policy to refuse."""
+        path = self.path.strip()
+        return EditBlock(normalise(path) or path, self.search, self.replace)
+
+
+class EditAnswer(_Answer):
+    """The plan in a few sentences, and the SEARCH/REPLACE edits that carry it out."""
+
+    plan: Annotated[str, Field(max_length=3000)]
+    edits: Annotated[list[Edit], Field(max_length=24)]
