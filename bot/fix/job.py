@@ -124,6 +124,8 @@ class FixJob:
             issue = self.forge.get_issue(c.repo, c.number)
             if issue.state != "open":
                 raise _Stop(render.REFUSAL_CLOSED, {"status": "refused", "reason": "closed"})
+            if issue.locked:
+                raise _Stop(render.REFUSAL_LOCKED, {"status": "refused", "reason": "locked"})
             text = IssueText(c.number, issue.title, issue.body, c.guidance)
             return _Target(text, None, None, "")
         change = self.forge.get_change(c.repo, c.number)

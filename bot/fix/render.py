@@ -191,6 +191,7 @@ def refusal_permission(author: str) -> str:
 
 
 REFUSAL_CLOSED = "This issue is closed, so I won't start a fix. Reopen it and ask again."
+REFUSAL_LOCKED = "This issue's conversation is locked, so I won't start a fix. Unlock it first."
 REFUSAL_DISABLED = "Fixes are turned off for this repository (`[fix] enabled = false`)."
 REFUSAL_TARGET = (
     "`/assist fix` works on issues, and on my own open fix pull requests (to iterate on them)."

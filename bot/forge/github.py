@@ -186,6 +186,7 @@ class GitHubForge:
                 author=issue.user.login,
                 state="open" if issue.state == "open" else "closed",
                 url=issue.html_url,
+                locked=bool(issue.locked),
             )
 
         return self._run(repo, read)

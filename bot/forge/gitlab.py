@@ -198,6 +198,7 @@ class GitLabForge:
                 author=a["author"]["username"],
                 state="open" if a["state"] == "opened" else "closed",
                 url=a.get("web_url", ""),
+                locked=bool(a.get("discussion_locked")),
             )
 
         return self._run(repo, read)

@@ -95,6 +95,7 @@ class Issue:
     author: str
     state: Literal["open", "closed"]
     url: str
+    locked: bool = False  # conversation locked: only collaborators may comment
 
 
 @dataclass(frozen=True, slots=True)

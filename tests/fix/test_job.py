@@ -95,6 +95,15 @@ def test_a_closed_issue_is_refused(world: World) -> None:
     assert world.llm.chat_requests() == []
 
 
+def test_a_locked_issue_is_refused(world: World) -> None:
+    with world.server.lock:
+        world.server.repo(REPO).issues[world.issue].locked = True
+    detail = run_job(world, world.command())
+    assert detail == {"status": "refused", "reason": "locked"}
+    assert "locked" in world.bot_comments()[0]
+    assert world.llm.chat_requests() == []
+
+
 def test_an_edit_that_fails_its_checks_ends_with_an_honest_comment_and_no_branch(
     world: World,
 ) -> None:

@@ -113,6 +113,7 @@ def issue_json(forge: TestForge, repo: Repo, issue: Issue) -> dict[str, Any]:
         "title": issue.title,
         "body": issue.body,
         "state": "closed" if issue.state != "open" else "open",
+        "locked": issue.locked,
         "user": user_json(forge, issue.author),
         "url": f"{forge.github_api_url}/repos/{repo.path}/issues/{issue.number}",
         "html_url": f"{forge.url}/{repo.path}/issues/{issue.number}",

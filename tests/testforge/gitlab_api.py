@@ -323,6 +323,7 @@ def get_issue(forge: TestForge, req: Request, p: dict[str, str]) -> Response:
             "title": issue.title,
             "description": issue.body,
             "state": "opened" if issue.state == "open" else "closed",
+            "discussion_locked": issue.locked,
             "author": user_json(forge, issue.author),
             "web_url": f"{forge.url}/{repo.path}/-/issues/{issue.number}",
             "created_at": issue.created_at,

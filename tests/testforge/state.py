@@ -114,6 +114,7 @@ class Issue:
     draft: bool = False
     merged: bool = False
     id: int = 0
+    locked: bool = False
 
 
 @dataclass
