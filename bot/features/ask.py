@@ -9,9 +9,8 @@ from typing import Any
 
 from bot.events import CommandEvent, CommandName, Event, TargetKind
 from bot.features._kwargs import command_kwargs
-from bot.forge.types import Reaction
 from bot.jobs.context import WorkerContext
-from bot.jobs.forge import command_comment, job_forge, job_repo, may_command
+from bot.jobs.forge import accept_command, job_forge, job_repo
 from bot.jobs.record import recorded
 from bot.review.ask import ask_change
 from bot.routing import JobSpec, QueueName, Route, job_id
@@ -52,12 +51,9 @@ def ask_job(ctx: WorkerContext, **kwargs: Any) -> dict[str, Any]:
     repo = job_repo(kwargs)
     number = int(kwargs["number"])
     forge = job_forge(ctx, kwargs)
-    comment = command_comment(kwargs)
-    change = forge.get_change(repo, number)
-    if not may_command(forge, repo, comment.author, change_author=change.author):
-        forge.respond(repo, comment, body=REFUSAL)
-        return {"status": "refused", "reason": "no write access", "user": comment.author}
-    forge.respond(repo, comment, reaction=Reaction.EYES)
+    comment, refused = accept_command(forge, repo, kwargs, refusal=REFUSAL)
+    if refused is not None:
+        return refused
     answer = asyncio.run(
         ask_change(
             ctx.settings,

@@ -8,9 +8,8 @@ from typing import Any
 
 from bot.events import CommandEvent, CommandName, Event, PullAction, PullRequestEvent, TargetKind
 from bot.features._kwargs import command_kwargs, pull_kwargs
-from bot.forge.types import Reaction
 from bot.jobs.context import WorkerContext
-from bot.jobs.forge import command_comment, job_forge, job_repo, may_command
+from bot.jobs.forge import accept_command, job_forge, job_repo
 from bot.jobs.indexing import related_code
 from bot.jobs.record import recorded
 from bot.review.memory import SqlMemory
@@ -82,12 +81,9 @@ def review_job(ctx: WorkerContext, **kwargs: Any) -> dict[str, Any]:
     trigger = str(kwargs.get("trigger") or "")
     forge = job_forge(ctx, kwargs)
     if trigger == "command":
-        comment = command_comment(kwargs)
-        change = forge.get_change(repo, number)
-        if not may_command(forge, repo, comment.author, change_author=change.author):
-            forge.respond(repo, comment, body=REFUSAL)
-            return {"status": "refused", "reason": "no write access", "user": comment.author}
-        forge.respond(repo, comment, reaction=Reaction.EYES)
+        _comment, refused = accept_command(forge, repo, kwargs, refusal=REFUSAL)
+        if refused is not None:
+            return refused
     outcome = asyncio.run(
         review_change(
             ctx.settings,

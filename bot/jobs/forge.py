@@ -10,7 +10,7 @@ from rq import get_current_job
 from bot.audit import AuditedForge, SqlAuditLog
 from bot.forge.factory import build_forge
 from bot.forge.protocol import Forge
-from bot.forge.types import Comment, ForgeKind, RepoRef
+from bot.forge.types import Comment, ForgeKind, Reaction, RepoRef
 from bot.jobs.context import WorkerContext
 
 
@@ -62,3 +62,17 @@ def may_command(forge: Forge, repo: RepoRef, user: str, *, change_author: str | 
     if change_author is not None and user and user == change_author:
         return True
     return forge.permission(repo, user).can_write
+
+
+def accept_command(
+    forge: Forge, repo: RepoRef, kwargs: Mapping[str, Any], *, refusal: str
+) -> tuple[Comment, dict[str, Any] | None]:
+    """Check the commenter may run this costly command on the change: refuse politely in a
+    reply (second value: the job's result), or acknowledge with a reaction (second: None)."""
+    comment = command_comment(kwargs)
+    change = forge.get_change(repo, int(kwargs["number"]))
+    if not may_command(forge, repo, comment.author, change_author=change.author):
+        forge.respond(repo, comment, body=refusal)
+        return comment, {"status": "refused", "reason": "no write access", "user": comment.author}
+    forge.respond(repo, comment, reaction=Reaction.EYES)
+    return comment, None
