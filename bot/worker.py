@@ -2,16 +2,81 @@
 
 from __future__ import annotations
 
+import logging
 from collections.abc import Sequence
+from types import TracebackType
+from typing import Any
 
 from rq import Worker
+from rq.exceptions import AbandonedJobError
+from rq.job import Job
+from rq.registry import clean_registries
+from rq.utils import now
+from rq.worker_registration import clean_worker_registry
 
 from bot.app import queue_policy
 from bot.jobs.context import WorkerContext, install
+from bot.jobs.record import mark_lost
 from bot.queue import queue_name
 from bot.routing import QueueName
 from bot.services import build_services
 from bot.settings import Settings
+
+log = logging.getLogger(__name__)
+
+
+def _on_abandoned(
+    job: Job, exc_type: type[BaseException], _exc: BaseException, _tb: TracebackType | None
+) -> bool:
+    """RQ's registry sweep found ``job`` abandoned (its worker died): record it failed (a
+    retry, when RQ makes one, records it running again). Other failures pass through."""
+    if exc_type is AbandonedJobError:
+        try:
+            mark_lost(job.id, "abandoned: its worker died or stopped answering")
+        except Exception:  # the sweep must go on; the job's state is in RQ either way
+            log.exception("could not record job %s as abandoned", job.id)
+    return True
+
+
+class AssistWorker(Worker):
+    """RQ's worker with a configurable grace before a silent job counts as abandoned.
+
+    RQ declares a job abandoned (and retries it, retries permitting) when its worker's
+    heartbeat is more than a fixed 60 s late; ``abandon_grace_s`` makes that bound ours.
+    """
+
+    abandon_grace_s = 60
+
+    def get_heartbeat_ttl(self, job: Job) -> int:
+        if job.timeout and job.timeout > 0:
+            remaining = job.timeout - self.current_job_working_time
+            return int(min(remaining, self.job_monitoring_interval)) + self.abandon_grace_s
+        return int(super().get_heartbeat_ttl(job))
+
+    def clean_registries(self) -> None:
+        """RQ's sweep, with a maintenance lock that outlives a dead sweeper by seconds.
+
+        RQ's own lock lasts 899 s: a worker killed (or cut off from Redis) while sweeping would
+        stop every sweep, so abandoned jobs would wait a quarter of an hour to be retried.
+        """
+        ttl = max(30, 2 * int(self.maintenance_interval))
+        for queue in self.queues:
+            if not self.connection.set(queue.registry_cleaning_key, self.name, nx=True, ex=ttl):
+                continue
+            try:
+                clean_registries(queue, self._exc_handlers)
+                clean_worker_registry(queue)
+                queue.intermediate_queue.cleanup(self, queue)
+            finally:
+                queue.release_maintenance_lock()  # type: ignore[no-untyped-call]
+        self.last_cleaned_at = now()  # type: ignore[assignment]
+
+    def handle_work_horse_killed(self, job: Job, retpid: int, ret_val: int, rusage: Any) -> None:
+        super().handle_work_horse_killed(job, retpid, ret_val, rusage)  # type: ignore[no-untyped-call]
+        try:
+            mark_lost(job.id, f"work horse died under the job (wait status {ret_val})")
+        except Exception:  # the database may be what is down; RQ has the job's state
+            log.exception("could not record job %s as lost", job.id)
 
 
 def run_worker(
@@ -25,5 +90,16 @@ def run_worker(
     services = build_services(settings)
     install(WorkerContext(settings=settings, engine=services.engine, redis=services.redis))
     policy = queue_policy(settings)
-    worker = Worker([queue_name(policy, q) for q in queues], connection=services.redis, name=name)
+    worker = AssistWorker(
+        [queue_name(policy, q) for q in queues],
+        connection=services.redis,
+        name=name,
+        exception_handlers=[_on_abandoned],
+        job_monitoring_interval=settings.job_heartbeat_s,
+        maintenance_interval=settings.worker_maintenance_s,
+        # An idle worker blocks on the queue for worker_ttl - 15 s and sweeps only between
+        # waits: keep the wait within the sweep interval, so abandoned jobs are found on time.
+        worker_ttl=settings.worker_maintenance_s + 15,
+    )
+    worker.abandon_grace_s = settings.job_abandon_grace_s
     return bool(worker.work(burst=burst, with_scheduler=True, logging_level=settings.log_level))

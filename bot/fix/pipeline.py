@@ -226,7 +226,7 @@ async def _pick(ctx: _Context, candidates: list[Candidate]) -> tuple[tuple[FileP
     try:
         fitted = await fit(
             layout, ctx.tokenizer, context_tokens=options.context_tokens,
-            reserve_tokens=options.locate_tokens,
+            reserve_tokens=options.locate_tokens, answer=LocateAnswer,
         )  # fmt: skip
         answer = await ctx.llm.complete_json(
             fitted.messages(), LocateAnswer, max_tokens=options.locate_tokens
@@ -298,7 +298,7 @@ async def _candidate(ctx: _Context, picks: Sequence[FilePick], index: int) -> Ca
     try:
         fitted = await fit(
             layout, ctx.tokenizer, context_tokens=options.context_tokens,
-            reserve_tokens=options.answer_tokens,
+            reserve_tokens=options.answer_tokens, answer=EditAnswer,
         )  # fmt: skip
         messages = fitted.messages()
         answer = await ctx.llm.complete_json(

@@ -78,7 +78,7 @@ def mirror(forge: Forge, repo: RepoRef, cache_dir: Path, refs: Sequence[str]) ->
     )
     env = {
         **os.environ,
-        "GIT_ASKPASS": str(_askpass(cache_dir)),
+        "GIT_ASKPASS": str(_askpass(cache_dir).resolve()),  # git runs inside the mirror
         "GIT_TERMINAL_PROMPT": "0",
         "ASSIST_GIT_USERNAME": secret.username or "",
         "ASSIST_GIT_PASSWORD": secret.password or "",

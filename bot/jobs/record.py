@@ -2,18 +2,22 @@
 
 from __future__ import annotations
 
+import contextlib
 import datetime as dt
 import functools
 import logging
 from collections.abc import Callable
 from typing import Any, ParamSpec
 
+from redis.exceptions import RedisError
 from rq import get_current_job
+from rq.job import Job
 from sqlalchemy import select
 from sqlalchemy.orm import Session
 
 from bot.db.models import JobRun
 from bot.jobs.context import WorkerContext, current
+from bot.limits import JobLimiter, Limits, defer
 from bot.queue import is_superseded
 
 log = logging.getLogger(__name__)
@@ -62,8 +66,38 @@ def _finish(
         run.finished_at = _now()
 
 
+def mark_lost(job_id: str, reason: str) -> None:
+    """Record a job whose process died under it (work horse killed, worker lost) as failed.
+
+    Called by the worker, not the job: the job's own ``except`` never ran. Only a run still
+    marked ``running`` changes; a retry marks it ``running`` again.
+    """
+    ctx = current()
+    with Session(ctx.engine) as session, session.begin():
+        run = session.scalar(select(JobRun).where(JobRun.job_id == job_id).with_for_update())
+        if run is None or run.status != "running":
+            return
+        run.status = "failed"
+        run.error = reason[:2000]
+        run.finished_at = _now()
+    log.warning("job %s lost: %s", job_id, reason, extra={"job_id": job_id})
+
+
+def _defer(ctx: WorkerContext, job: Job, limits: Limits, reason: str) -> dict[str, Any]:
+    """Hold the job back: a continuation runs it later (delayed, never dropped)."""
+    from bot.app import queue_policy  # the web layer's policy; imported only when needed
+
+    waited = int(job.meta.get("deferrals", 0))
+    delay_s = limits.delay_s * min(1 + waited, 12)  # back off while the limit holds
+    new_id = defer(ctx.redis, queue_policy(ctx.settings), job, delay_s=delay_s, reason=reason)
+    return {"status": "deferred", "limit": reason, "continued_as": new_id}
+
+
 def recorded(kind: str) -> Callable[[Body], Body]:
     """Decorate a job body ``body(ctx, **kwargs) -> detail`` so every run is recorded.
+
+    A job held back by a limit (``bot.limits``) is recorded ``deferred`` with the id of the
+    continuation that will run it.
 
     A failure is recorded and re-raised, so RQ's retry policy applies and the last failure stays
     visible in ``assist jobs list``.
@@ -81,7 +115,18 @@ def recorded(kind: str) -> Callable[[Body], Body]:
                 _finish(ctx, job_id, status="superseded", detail=detail)
                 log.info("job %s superseded", job_id, extra={"job_id": job_id})
                 return detail
+            limiter = JobLimiter(ctx.redis, Limits.from_settings(ctx.settings))
+            # One job at a time per pull request: two reviews of one change running at once
+            # would both read "nothing posted yet" and both post.
+            exclusive = str(job.meta.get("supersede_key") or "") if job is not None else ""
             try:
+                if (
+                    job is not None
+                    and (held := limiter.admit(job_id, kwargs, exclusive=exclusive)) != "ok"
+                ):
+                    detail = _defer(ctx, job, limiter.limits, held)
+                    _finish(ctx, job_id, status="deferred", detail=detail)
+                    return detail
                 detail = body(ctx, **kwargs)
             except Exception as exc:
                 _finish(
@@ -92,6 +137,9 @@ def recorded(kind: str) -> Callable[[Body], Body]:
                     error=f"{type(exc).__name__}: {exc}"[:2000],
                 )
                 raise
+            finally:
+                with contextlib.suppress(RedisError):  # else the slot's lease frees it
+                    limiter.release(job_id, exclusive=exclusive)
             _finish(ctx, job_id, status="done", detail=detail)
             return detail
 

@@ -14,7 +14,9 @@ from __future__ import annotations
 
 from dataclasses import dataclass, replace
 
-from bot.llm import fencing
+from pydantic import BaseModel
+
+from bot.llm import fencing, structured
 from bot.llm.errors import PromptTooLongError
 from bot.llm.protocol import Tokenizer
 from bot.llm.types import Message
@@ -68,14 +70,22 @@ async def fit(
     context_tokens: int,
     reserve_tokens: int,
     rounds: int = 4,
+    answer: type[BaseModel] | None = None,
 ) -> PromptLayout:
     """``layout`` trimmed so that its prompt plus ``reserve_tokens`` fits ``context_tokens``.
 
-    Raises :class:`PromptTooLongError` when the untrimmable parts alone do not fit.
+    ``answer``: the schema a structured call will add to the prompt (``complete_json``), so
+    it is counted too. Raises :class:`PromptTooLongError` when the untrimmable parts alone do
+    not fit.
     """
+
+    def sent(candidate: PromptLayout) -> list[Message]:
+        messages = candidate.messages()
+        return structured.with_schema(messages, answer) if answer is not None else messages
+
     budget = context_tokens - reserve_tokens
     fitted = layout
-    total = await tokenizer.count_chat(fitted.messages())
+    total = await tokenizer.count_chat(sent(fitted))
     cut = 0
     for _ in range(rounds):
         if total <= budget:
@@ -84,7 +94,7 @@ async def fit(
         # differently, so one exact cut is not guaranteed to land within the budget.
         cut += total - budget
         fitted = await _trim(layout, tokenizer, excess=cut)
-        total = await tokenizer.count_chat(fitted.messages())
+        total = await tokenizer.count_chat(sent(fitted))
     if total <= budget:
         return fitted
     raise PromptTooLongError(

@@ -89,7 +89,11 @@ async def _review_file(
     )
     try:
         fitted = await fit(
-            layout, tokenizer, context_tokens=context_tokens, reserve_tokens=answer_tokens
+            layout,
+            tokenizer,
+            context_tokens=context_tokens,
+            reserve_tokens=answer_tokens,
+            answer=FindingsAnswer,
         )
         answer = await llm.complete_json(
             fitted.messages(), FindingsAnswer, max_tokens=answer_tokens

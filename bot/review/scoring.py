@@ -79,7 +79,11 @@ async def score(
     )
     try:
         fitted = await fit(
-            layout, tokenizer, context_tokens=context_tokens, reserve_tokens=answer_tokens
+            layout,
+            tokenizer,
+            context_tokens=context_tokens,
+            reserve_tokens=answer_tokens,
+            answer=ScoresAnswer,
         )
         answer = await llm.complete_json(fitted.messages(), ScoresAnswer, max_tokens=answer_tokens)
     except PromptTooLongError:

@@ -81,7 +81,9 @@ def run(server: ScriptedServer, request: ReviewInput) -> ReviewResult:
     async def go() -> ReviewResult:
         config = LLMConfig((server.base_url,), "scripted", max_retries=0)
         async with OpenAIClient(config) as client:
-            return await review_diff(request, client, client, nonce="n0nce123", context_tokens=4096)
+            return await review_diff(
+                request, client, client, nonce="n0nce123", context_tokens=16000
+            )
 
     return asyncio.run(go())
 

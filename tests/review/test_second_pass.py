@@ -83,7 +83,7 @@ def test_already_posted_findings_are_counted_not_repeated(
                 client,
                 client,
                 nonce="n0nce123",
-                context_tokens=4096,
+                context_tokens=16000,
                 already_posted=frozenset({posted}),
             )
 
