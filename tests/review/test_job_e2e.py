@@ -5,8 +5,10 @@ forge write are recorded. For GitHub (App mode) and GitLab."""
 from __future__ import annotations
 
 import json
+import random
 import shutil
 import tempfile
+import uuid
 from collections.abc import Iterator
 from pathlib import Path
 from typing import Any
@@ -59,6 +61,11 @@ def web(e2e_db: str, redis_url: str) -> Iterator[tuple[str, dict[str, str]]]:
         "ASSIST_LOG_LEVEL": "WARNING",
         "ASSIST_JOB_RETRIES": "0",
         "ASSIST_BOT_LOGINS": f"{BOT},{GITLAB_BOT}",
+        # The limits have tests of their own (tests/reliability); here they would couple
+        # tests through counters shared in the session's Redis.
+        "ASSIST_REPO_JOBS_PER_MINUTE": "0",
+        "ASSIST_INSTALLATION_JOBS_PER_MINUTE": "0",
+        "ASSIST_MAX_RUNNING_JOBS": "0",
     }
     with serve(env) as base:
         yield base, env
@@ -78,9 +85,18 @@ class Scene:
         self.kind, self.forge, self.llm, self.corpora = kind, forge, llm, corpora
         self.base, web_env = web
         self.engine = sa.create_engine(db)
+        # Job ids derive from comment ids; the database and Redis outlive this test forge.
+        forge.start_ids_at(random.SystemRandom().randrange(10**6, 2**31 - 10**6))
         created = forge.create_repo(
             REPO,
-            files={"shop.py": BASE, "README.md": "# shop\n", "pricing.py": PRICING},
+            files={
+                "shop.py": BASE,
+                "README.md": "# shop\n",
+                "pricing.py": PRICING,
+                # Unique commits: review job ids derive from head shas, and the database and
+                # Redis outlive this test forge.
+                "NOTICE.txt": f"scene {uuid.uuid4()}\n",
+            },
             members={"maint": "maintain"},
         )
         self.repo_id = int(created["id"])
@@ -262,7 +278,7 @@ def test_help_replies(scene: Scene) -> None:
     accepted = scene.command("/assist help", author="alice")
     scene.work()
     status, detail, _ = scene.job(accepted["jobs"][0])
-    assert (status, detail["status"]) == ("done", "replied")
+    assert (status, detail["status"]) == ("done", "replied"), detail
     assert any("`/assist ask <question>`" in b for b in scene.bodies())
     assert json.dumps(detail)  # plain values only
 
@@ -321,7 +337,7 @@ def test_push_indexes_the_default_branch_and_the_review_uses_it(scene: Scene) ->
     run_worker_burst(scene.worker_env, "index")
     status, detail, error = scene.job(accepted["jobs"][0])
     assert (status, error) == ("done", "")
-    assert (detail["status"], detail["commit"], detail["files"]) == ("indexed", after, 4)
+    assert (detail["status"], detail["commit"], detail["files"]) == ("indexed", after, 5)
     assert detail["embedded"] > 0
     # The pull request's change calls the helper: the review prompt shows its definition.
     scene.head = scene.forge.commit(

@@ -51,6 +51,11 @@ def e2e_web(pg_url: str, redis_url: str) -> Iterator[tuple[str, dict[str, str]]]
         "ASSIST_LOG_LEVEL": "WARNING",
         "ASSIST_JOB_RETRIES": "0",
         "ASSIST_BOT_LOGINS": f"{BOT_LOGIN},forge-assist",
+        # The limits have tests of their own (tests/reliability); here they would couple
+        # tests through counters shared in the session's Redis.
+        "ASSIST_REPO_JOBS_PER_MINUTE": "0",
+        "ASSIST_INSTALLATION_JOBS_PER_MINUTE": "0",
+        "ASSIST_MAX_RUNNING_JOBS": "0",
     }
     with serve(env) as base:
         yield base, env

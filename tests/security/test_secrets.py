@@ -62,6 +62,11 @@ def web(pg_url: str, redis_url: str) -> Iterator[tuple[tuple[str, dict[str, str]
         "ASSIST_LOG_LEVEL": "DEBUG",
         "ASSIST_JOB_RETRIES": "0",
         "ASSIST_BOT_LOGINS": f"{BOT},{GITLAB_BOT}",
+        # The limits have tests of their own (tests/reliability); here they would couple
+        # tests through counters shared in the session's Redis.
+        "ASSIST_REPO_JOBS_PER_MINUTE": "0",
+        "ASSIST_INSTALLATION_JOBS_PER_MINUTE": "0",
+        "ASSIST_MAX_RUNNING_JOBS": "0",
     }
     with serve_logged(env) as (base, log):
         yield (base, env), log

@@ -135,6 +135,12 @@ class TestForge:
     def next_id(self) -> int:
         return next(self._ids)
 
+    def start_ids_at(self, start: int) -> None:
+        """Number what is created from now on from ``start``: tests that share a database
+        and Redis across test forges keep their comment ids (and so job ids) apart."""
+        with self.lock:
+            self._ids = itertools.count(start)
+
     def add_user(self, login: str, *, token: str | None = None, read_only: bool = False) -> str:
         with self.lock:
             if login not in self.users:
