@@ -15,6 +15,19 @@ from indexer.errors import IndexerError
 from indexer.languages import language_for_path
 from indexer.parsing import Definition, ParsedFile, parse_source
 
+MAX_SOURCE_BYTES = 512 * 1024
+
+
+def source_text(raw: bytes) -> str | None:
+    """A changed file's new-side bytes as text for context and suggestion checks, or None when
+    it is too large, binary (a NUL early on) or not UTF-8."""
+    if len(raw) > MAX_SOURCE_BYTES or b"\x00" in raw[:8192]:
+        return None
+    try:
+        return raw.decode("utf-8")
+    except UnicodeDecodeError:
+        return None
+
 
 @dataclass(frozen=True, slots=True)
 class ContextBudget:

@@ -9,6 +9,7 @@ from pathlib import Path
 import git
 
 from bot.repoconfig import CONFIG_PATH, RepoConfig, parse_repo_config
+from bot.review.context import MAX_SOURCE_BYTES, source_text
 
 
 class LocalRepoError(ValueError):
@@ -26,9 +27,6 @@ class LocalChange:
     sources: Mapping[str, str] = field(default_factory=dict)  # new-side text of changed files
 
 
-MAX_SOURCE_BYTES = 512 * 1024
-
-
 def _sources(repo: git.Repo, start: str, head: str) -> dict[str, str]:
     """The head's text of the files changed since ``start`` (context and suggestion checks)."""
     out: dict[str, str] = {}
@@ -40,14 +38,10 @@ def _sources(repo: git.Repo, start: str, head: str) -> dict[str, str]:
         except KeyError:
             continue
         if blob.size > MAX_SOURCE_BYTES:
-            continue
-        data = blob.data_stream.read()
-        if b"\x00" in data[:8192]:
-            continue
-        try:
-            out[name] = data.decode("utf-8")
-        except UnicodeDecodeError:
-            continue
+            continue  # not read at all
+        text = source_text(blob.data_stream.read())
+        if text is not None:
+            out[name] = text
     return out
 
 

@@ -37,6 +37,7 @@ from bot.review.comments import (
     posted_finding,
     summary_body,
 )
+from bot.review.context import source_text
 from bot.review.diff import DiffError, FileDiff, FileStatus, LineKind, parse_diff
 from bot.review.filters import skip_reason
 from bot.review.memory import ChangeKey, FindingMemory, Remembered
@@ -48,7 +49,6 @@ from bot.settings import Settings
 log = logging.getLogger(__name__)
 
 STATUS_CONTEXT = "forge-assist/review"
-MAX_SOURCE_BYTES = 512 * 1024
 MAX_SOURCES = 60
 _FINDING_MARKER_PREFIX = "<!-- forge-assist:finding:"
 
@@ -139,12 +139,9 @@ def change_sources(
             raw = forge.read_file(change.repo, file.path, ref=change.head_sha)
         except NotFound:
             continue
-        if len(raw) > MAX_SOURCE_BYTES or b"\x00" in raw[:8192]:
-            continue
-        try:
-            out[file.path] = raw.decode("utf-8")
-        except UnicodeDecodeError:
-            continue
+        text = source_text(raw)
+        if text is not None:
+            out[file.path] = text
     return out
 
 
