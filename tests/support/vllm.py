@@ -102,11 +102,35 @@ def stop_vllm(server: VLLMServer, *, sig: int = signal.SIGTERM) -> None:
         pass
 
 
+def running_vllm(base_url: str) -> Iterator[VLLMServer]:
+    """A CPU vLLM somebody else started (``ASSIST_TEST_VLLM_URL``); never stopped by us."""
+    base_url = base_url.rstrip("/")
+    if not base_url.endswith("/v1"):
+        base_url += "/v1"
+    try:
+        healthy = httpx.get(base_url.removesuffix("/v1") + "/health", timeout=5).status_code == 200
+    except httpx.HTTPError:
+        healthy = False
+    if not healthy:
+        pytest.fail(f"ASSIST_TEST_VLLM_URL={base_url} does not answer /health")
+    # A placeholder process: the server belongs to whoever started it, so stop_vllm is a no-op.
+    process = subprocess.Popen(["true"])
+    process.wait()
+    yield VLLMServer(base_url, SERVED_NAME, VLLM_MODEL_DIR, process, Path(os.devnull))
+
+
 @pytest.fixture(scope="session")
 def vllm_server(tmp_path_factory: pytest.TempPathFactory) -> Iterator[VLLMServer]:
-    """The CPU vLLM serving SmolLM2-135M-Instruct, started once per test session."""
+    """The CPU vLLM serving SmolLM2-135M-Instruct, started once per test session.
+
+    ``ASSIST_TEST_VLLM_URL`` reuses a server already running (several test sessions on one
+    machine then share one model instead of starting one each).
+    """
     if os.environ.get("ASSIST_SKIP_VLLM") == "1":
         pytest.skip("ASSIST_SKIP_VLLM=1: the CPU vLLM tests are skipped")
+    if shared := os.environ.get("ASSIST_TEST_VLLM_URL"):
+        yield from running_vllm(shared)
+        return
     server = start_vllm(tmp_path_factory.mktemp("vllm"))
     yield server
     stop_vllm(server)
