@@ -31,6 +31,12 @@ action_app = typer.Typer(
     no_args_is_help=True, help="Run inside CI: the GitHub Action and the GitLab CI template."
 )
 app.add_typer(action_app, name="action")
+eval_app = typer.Typer(
+    no_args_is_help=True, help="Measure review quality on labelled cases (docs/eval.md)."
+)
+app.add_typer(eval_app, name="eval")
+export_app = typer.Typer(no_args_is_help=True, help="Export data for fine-tuning.")
+app.add_typer(export_app, name="export")
 
 
 def _settings() -> Settings:
@@ -393,6 +399,157 @@ def action_fix(
         typer.echo(f"assist action fix: {exc}", err=True)
         raise typer.Exit(2) from exc
     fix(settings, job, state_dir=state_dir, out=sys.stdout)
+
+
+@eval_app.command("import-aacr")
+def eval_import_aacr(
+    folder: Annotated[Path, typer.Argument(help="aacr-mini, or AACR-Bench's labels folder.")],
+    out: Annotated[Path, typer.Option(help="The JSONL case file to write.")],
+    checkouts: Annotated[
+        Path | None,
+        typer.Option(help="Folder of upstream checkouts (<owner>__<repo>) for the full labels."),
+    ] = None,
+    inline: Annotated[bool, typer.Option(help="Copy the files into the cases.")] = False,
+) -> None:
+    """Convert AACR-Bench into cases; every case is checked (references inside the diff's
+    files, lines inside the file on the side they name) and nothing is written on a failure."""
+    from bot.eval.aacr import import_labels, import_mini
+    from bot.eval.cases import CaseError, check_case, dump_cases
+
+    root = out.parent
+    try:
+        if checkouts is None:
+            imported = import_mini(folder, root, inline=inline)
+        else:
+            imported = import_labels(folder, checkouts, root)
+        problems = [p for case in imported.cases for p in check_case(case, root=root)]
+    except CaseError as exc:
+        typer.echo(f"assist eval import-aacr: {exc}", err=True)
+        raise typer.Exit(2) from exc
+    for note in imported.notes:
+        typer.echo(f"note: {note}", err=True)
+    for need in imported.needed:
+        typer.echo(
+            f"needs\t{need.repo}\t{need.pr_url}\t{' '.join(need.commits)}\t{need.why}", err=True
+        )
+    if problems:
+        typer.echo("assist eval import-aacr: invalid cases, nothing written:", err=True)
+        for problem in problems:
+            typer.echo(f"  {problem}", err=True)
+        raise typer.Exit(1)
+    out.write_text(dump_cases(imported.cases), encoding="utf-8")
+    refs = sum(len(c.references) for c in imported.cases)
+    typer.echo(
+        f"{len(imported.cases)} cases, {refs} references written to {out}; "
+        f"{len(imported.needed)} PRs need checkouts or commits (listed above)",
+        err=True,
+    )
+    if imported.needed and not imported.cases:
+        raise typer.Exit(1)
+
+
+@eval_app.command("review")
+def eval_review(
+    dataset: Annotated[Path, typer.Option(help="The JSONL case file.")],
+    model_url: Annotated[
+        list[str], typer.Option(help="OpenAI-compatible base URL, e.g. http://gpu:8000/v1.")
+    ],
+    model: Annotated[
+        str | None, typer.Option(help="Served model name (default: ASSIST_LLM_MODEL).")
+    ] = None,
+    context: Annotated[str, typer.Option(help="diff, scope or index.")] = "scope",
+    out: Annotated[Path, typer.Option(help="Folder for report.md, report.json, runs.jsonl.")] = (
+        Path("eval-out")
+    ),
+    config: Annotated[
+        Path | None, typer.Option(help="An .assist.toml (thresholds, limits) for every case.")
+    ] = None,
+    tolerance: Annotated[int, typer.Option(min=0, help="Lines of slack when matching.")] = 1,
+    limit: Annotated[int | None, typer.Option(min=1, help="Only the first N cases.")] = None,
+    case: Annotated[list[str] | None, typer.Option(help="Only these case ids.")] = None,
+    max_files: Annotated[
+        int | None, typer.Option(min=1, help="Review at most N files per case.")
+    ] = None,
+    context_tokens: Annotated[
+        int | None, typer.Option(help="The model's context (default ASSIST_LLM_CONTEXT_TOKENS).")
+    ] = None,
+) -> None:
+    """Replay the review pipeline on every case of DATASET with the model at MODEL_URL and
+    score it (precision, recall, F1, noise, cost per change): report.md and report.json."""
+    import asyncio
+    import time
+
+    from bot.eval.cases import CaseError, load_cases
+    from bot.eval.report import write_report
+    from bot.eval.runner import CONTEXT_MODES, ContextMode, run_all, run_json
+    from bot.eval.score import CaseRun, report
+    from bot.repoconfig import RepoConfigError, parse_repo_config
+
+    if context not in CONTEXT_MODES:
+        typer.echo(f"assist eval review: --context must be one of {', '.join(CONTEXT_MODES)}")
+        raise typer.Exit(2)
+    mode: ContextMode = "diff" if context == "diff" else "index" if context == "index" else "scope"
+    base = _settings()
+    update: dict[str, object] = {"llm_base_urls": model_url}
+    if model:
+        update["llm_model"] = model
+    if context_tokens:
+        update["llm_context_tokens"] = context_tokens
+    settings = base.model_copy(update=update)
+    try:
+        cases = load_cases(dataset)
+        repo_config = parse_repo_config(config.read_bytes() if config else None)
+    except (CaseError, RepoConfigError, OSError) as exc:
+        typer.echo(f"assist eval review: {exc}", err=True)
+        raise typer.Exit(2) from exc
+    if case:
+        unknown = set(case) - {c.id for c in cases}
+        if unknown:
+            typer.echo(f"assist eval review: unknown case ids: {', '.join(sorted(unknown))}")
+            raise typer.Exit(2)
+        cases = [c for c in cases if c.id in set(case)]
+    cases = cases[:limit] if limit else cases
+    out.mkdir(parents=True, exist_ok=True)
+    runs_file = (out / "runs.jsonl").open("w", encoding="utf-8")
+
+    def progress(run: CaseRun) -> None:
+        runs_file.write(run_json(run) + "\n")
+        runs_file.flush()
+        state = run.error or f"{len(run.findings)} findings, {run.model_seconds:.1f} model s"
+        typer.echo(f"{run.case_id}: {state}", err=True)
+
+    started = time.monotonic()
+    with runs_file:
+        runs = asyncio.run(
+            run_all(
+                settings,
+                cases,
+                root=dataset.parent,
+                config=repo_config,
+                mode=mode,
+                max_files=max_files,
+                progress=progress,
+            )
+        )
+    meta: dict[str, object] = {
+        "dataset": str(dataset),
+        "model": settings.llm_model,
+        "model_url": ", ".join(model_url),
+        "context": mode,
+        "max_files": max_files,
+        "limit": limit,
+        "config": str(config) if config else None,
+        "wall_seconds": round(time.monotonic() - started, 1),
+    }
+    data = report(runs, tolerance=tolerance, meta=meta)
+    json_path, md_path = write_report(out, data)
+    typer.echo(
+        f"precision {data['precision']}, recall {data['recall']}, F1 {data['f1']} over "
+        f"{data['cases']} cases; {json_path}, {md_path}",
+        err=True,
+    )
+    if data["failed"]:
+        raise typer.Exit(1)
 
 
 def main() -> None:

@@ -41,6 +41,7 @@ class Reference(BaseModel):
     severity: str = ""
     note: str = ""
     origin: str = ""  # "human", "ai:<model>", or "" when unknown
+    context: str = ""  # what the comment needs to be seen (AACR: Diff/File/Repo Level)
 
     @model_validator(mode="after")
     def _ordered(self) -> Reference:
