@@ -123,7 +123,7 @@ def test_eval_review_scores_the_real_pipeline(tmp_path: Path, scripted: Scripted
             str(tmp_path / "assist.toml"),
             "--out",
             str(out),
-        ),  # fmt: skip
+        ),
         env=assist_env({"ASSIST_LLM_MAX_RETRIES": "0", "ASSIST_LLM_CONTEXT_TOKENS": "32768"}),
         cwd=ROOT,
         capture_output=True,
@@ -174,7 +174,7 @@ def test_a_failing_model_is_reported_per_case(tmp_path: Path, scripted: Scripted
             str(out),
             "--case",
             "util#2",
-        ),  # fmt: skip
+        ),
         env=assist_env({"ASSIST_LLM_MAX_RETRIES": "0", "ASSIST_LLM_CONTEXT_TOKENS": "32768"}),
         cwd=ROOT,
         capture_output=True,
