@@ -552,5 +552,42 @@ def eval_review(
         raise typer.Exit(1)
 
 
+@eval_app.command("mine")
+def eval_mine(
+    repo: Annotated[Path, typer.Option(help="The local git repository (all commits fetched).")],
+    comments: Annotated[
+        Path, typer.Option(help="JSONL export of merged changes and their review comments.")
+    ],
+    out: Annotated[Path, typer.Option(help="The JSONL case file to write.")],
+    name: Annotated[str, typer.Option(help="Prefix of the case ids (default: folder name).")] = "",
+    bot: Annotated[
+        list[str] | None, typer.Option(help="A bot account to leave out (repeatable).")
+    ] = None,
+) -> None:
+    """Cases from a repository's history: merged changes whose human review comments were
+    followed by a commit touching the commented lines."""
+    from bot.eval.cases import CaseError, check_case, dump_cases
+    from bot.eval.mine import mine, read_export
+
+    try:
+        mined = mine(repo, read_export(comments), out_dir=out.parent, name=name, bots=bot or ())
+        problems = [p for case in mined.cases for p in check_case(case, root=out.parent)]
+    except CaseError as exc:
+        typer.echo(f"assist eval mine: {exc}", err=True)
+        raise typer.Exit(2) from exc
+    if problems:
+        typer.echo("assist eval mine: invalid cases, nothing written:", err=True)
+        for problem in problems:
+            typer.echo(f"  {problem}", err=True)
+        raise typer.Exit(1)
+    out.write_text(dump_cases(mined.cases), encoding="utf-8")
+    left_out = ", ".join(f"{n} {why}" for why, n in sorted(mined.skipped.items())) or "none"
+    typer.echo(
+        f"{len(mined.cases)} cases from {mined.changes} changes written to {out}; "
+        f"left out: {left_out}",
+        err=True,
+    )
+
+
 def main() -> None:
     app()
