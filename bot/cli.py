@@ -589,5 +589,45 @@ def eval_mine(
     )
 
 
+@export_app.command("feedback")
+def export_feedback(
+    output_format: Annotated[str, typer.Option("--format", help="sft or dpo.")],
+    out: Annotated[Path, typer.Option(help="The JSONL file to write.")],
+    rows: Annotated[
+        Path | None, typer.Option(help="Feedback rows as JSONL (prompt, finding, outcome).")
+    ] = None,
+    table: Annotated[
+        str, typer.Option(help="Without --rows: the table to read (ASSIST_DATABASE_URL).")
+    ] = "findings",
+) -> None:
+    """Accepted and rejected findings with their exact prompts as fine-tuning JSONL
+    (deploy/finetune/ trains a LoRA adapter from it)."""
+    import json
+
+    from sqlalchemy.exc import SQLAlchemyError
+
+    from bot.eval.cases import CaseError
+    from bot.eval.feedback import rows_from_jsonl, rows_from_table, to_dpo, to_sft
+
+    if output_format not in ("sft", "dpo"):
+        typer.echo("assist export feedback: --format must be sft or dpo", err=True)
+        raise typer.Exit(2)
+    try:
+        found = rows_from_jsonl(rows) if rows else rows_from_table(_settings().database_url, table)
+    except (CaseError, OSError, SQLAlchemyError) as exc:
+        typer.echo(f"assist export feedback: {exc}", err=True)
+        raise typer.Exit(2) from exc
+    examples = to_sft(found) if output_format == "sft" else to_dpo(found)
+    out.write_text("".join(json.dumps(e) + "\n" for e in examples), encoding="utf-8")
+    accepted = sum(r.outcome == "accepted" for r in found)
+    typer.echo(
+        f"{len(examples)} {output_format} examples from {accepted} accepted and "
+        f"{len(found) - accepted} rejected findings written to {out}",
+        err=True,
+    )
+    if not examples:
+        raise typer.Exit(1)
+
+
 def main() -> None:
     app()
