@@ -186,3 +186,36 @@ def test_a_failing_model_is_reported_per_case(tmp_path: Path, scripted: Scripted
     assert done.returncode == 1
     assert data["cases"] == 0
     assert [f["case"] for f in data["failed"]] == ["util#2"]
+
+
+def test_index_context_needs_a_git_source(tmp_path: Path, scripted: ScriptedServer) -> None:
+    dataset = make_dataset(tmp_path)
+    out = tmp_path / "out"
+    done = subprocess.run(
+        assist_cmd(
+            "eval",
+            "review",
+            "--dataset",
+            str(dataset),
+            "--model-url",
+            scripted.base_url,
+            "--model",
+            "s",
+            "--out",
+            str(out),
+            "--case",
+            "util#2",
+            "--context",
+            "index",
+        ),
+        env=assist_env({"ASSIST_LLM_MAX_RETRIES": "0"}),
+        cwd=ROOT,
+        capture_output=True,
+        text=True,
+        timeout=120,
+        check=False,
+    )
+    assert done.returncode == 1
+    (failed,) = json.loads((out / "report.json").read_text())["failed"]
+    assert "--context index needs a git source" in failed["error"]
+    assert scripted.chat_requests() == []
