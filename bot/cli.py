@@ -552,6 +552,32 @@ def eval_review(
         raise typer.Exit(1)
 
 
+@eval_app.command("score")
+def eval_score(
+    runs: Annotated[Path, typer.Argument(help="The runs.jsonl of an `assist eval review`.")],
+    out: Annotated[Path, typer.Option(help="Folder for report.md and report.json.")],
+    tolerance: Annotated[int, typer.Option(min=0, help="Lines of slack when matching.")] = 1,
+) -> None:
+    """Score recorded runs again (another tolerance, or a run that was stopped part way)."""
+    from bot.eval.cases import CaseError
+    from bot.eval.report import write_report
+    from bot.eval.runner import read_runs
+    from bot.eval.score import report
+
+    try:
+        recorded = read_runs(runs)
+    except (CaseError, OSError) as exc:
+        typer.echo(f"assist eval score: {exc}", err=True)
+        raise typer.Exit(2) from exc
+    data = report(recorded, tolerance=tolerance, meta={"runs": str(runs)})
+    json_path, md_path = write_report(out, data)
+    typer.echo(
+        f"precision {data['precision']}, recall {data['recall']}, F1 {data['f1']} over "
+        f"{data['cases']} cases; {json_path}, {md_path}",
+        err=True,
+    )
+
+
 @eval_app.command("mine")
 def eval_mine(
     repo: Annotated[Path, typer.Option(help="The local git repository (all commits fetched).")],

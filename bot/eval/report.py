@@ -26,12 +26,16 @@ def _head(*columns: str) -> list[str]:
 
 def render_markdown(data: Mapping[str, Any]) -> str:
     meta = data.get("meta", {})
+    where = (
+        f"Dataset `{meta['dataset']}`, model `{meta.get('model')}` at `{meta.get('model_url')}`, "
+        f"context `{meta.get('context')}`"
+        if "dataset" in meta
+        else f"Scored again from `{meta.get('runs', '?')}`"
+    )
     lines = [
         "# Review evaluation",
         "",
-        f"Dataset `{meta.get('dataset', '?')}`, model `{meta.get('model', '?')}` at "
-        f"`{meta.get('model_url', '?')}`, context `{meta.get('context', '?')}`, "
-        f"line tolerance {data['tolerance']}.",
+        f"{where}, line tolerance {data['tolerance']}.",
         "",
         "| cases | references | findings | true positives | precision | recall | F1 |",
         "| ---: | ---: | ---: | ---: | ---: | ---: | ---: |",

@@ -165,6 +165,34 @@ async def run_all(
     return runs
 
 
+def read_runs(path: Path) -> list[CaseRun]:
+    """The runs of a runs.jsonl (to score again, e.g. with another tolerance)."""
+    from bot.eval.cases import Reference, iter_jsonl
+
+    out: list[CaseRun] = []
+    for number, value in iter_jsonl(path):
+        try:
+            data = dict(value)  # type: ignore[call-overload]
+            out.append(
+                CaseRun(
+                    case_id=str(data["case_id"]),
+                    references=tuple(Reference.model_validate(r) for r in data["references"]),
+                    findings=tuple(EvalFinding(**f) for f in data["findings"]),
+                    language=str(data.get("language", "")),
+                    prompt_tokens=int(data.get("prompt_tokens", 0)),
+                    completion_tokens=int(data.get("completion_tokens", 0)),
+                    model_seconds=float(data.get("model_seconds", 0.0)),
+                    requests=int(data.get("requests", 0)),
+                    unplaced=int(data.get("unplaced", 0)),
+                    skipped=tuple((str(p), str(w)) for p, w in data.get("skipped", [])),
+                    error=data.get("error"),
+                )
+            )
+        except (KeyError, TypeError, ValueError) as exc:
+            raise CaseError(f"{path}:{number}: not a run: {exc}") from exc
+    return out
+
+
 def run_json(run: CaseRun) -> str:
     """One line of runs.jsonl: everything the scores were computed from."""
     data = asdict(run)

@@ -154,6 +154,20 @@ def test_eval_review_scores_the_real_pipeline(tmp_path: Path, scripted: Scripted
     runs = [json.loads(line) for line in (out / "runs.jsonl").read_text().splitlines()]
     assert [r["case_id"] for r in runs] == ["shop#1", "util#2"]
     assert "| shop#1 | 1 | 1 | 2 | 1 | 1 | 1 |" in (out / "report.md").read_text()
+    again = subprocess.run(
+        assist_cmd("eval", "score", str(out / "runs.jsonl"), "--out", str(tmp_path / "again")),
+        env=assist_env({}),
+        cwd=ROOT,
+        capture_output=True,
+        text=True,
+        timeout=120,
+        check=False,
+    )
+    assert again.returncode == 0, again.stderr
+    rescored = json.loads((tmp_path / "again" / "report.json").read_text())
+    assert {k: rescored[k] for k in ("per_case", "noise", "f1")} == {
+        k: data[k] for k in ("per_case", "noise", "f1")
+    }
 
 
 def test_a_failing_model_is_reported_per_case(tmp_path: Path, scripted: ScriptedServer) -> None:
