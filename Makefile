@@ -9,9 +9,11 @@ setup:
 services:
 	scripts/services
 
-# The CPU vLLM with SmolLM2 that the integration tests start (a venv of its own).
+# The CPU vLLM with SmolLM2 that the integration tests start (a venv of its own), and peft
+# in that venv for the LoRA round trip (deploy/finetune).
 model:
 	deploy/cpu-model/setup.sh
+	deploy/finetune/setup.sh
 
 run: setup services
 	scripts/run
