@@ -24,10 +24,11 @@ from sqlalchemy import (
 from sqlalchemy.orm import InstrumentedAttribute, Session
 
 from bot.db.models import AuditEntry, Delivery, JobRun, PostedFinding
+from bot.deliveries import Outcome
 
 PAGE_SIZE = 50
 JOB_STATUSES = ("running", "done", "failed", "deferred", "superseded")
-DELIVERY_OUTCOMES = ("accepted", "ignored", "duplicate", "rejected")
+DELIVERY_OUTCOMES = tuple(o.value for o in Outcome)
 # Things that look like credentials are masked in any text the console shows (job errors).
 _SECRETS = re.compile(
     r"(gh[pousr]_[A-Za-z0-9]{20,}|github_pat_[A-Za-z0-9_]{20,}|glpat-[A-Za-z0-9_\-]{16,}"
@@ -380,7 +381,7 @@ def costs(engine: Engine, f: Filters, scope: Scope, *, by: str = "day") -> list[
     usage = JobRun.usage
     day = func.date(JobRun.finished_at)
     key: SQLColumnExpression[Any] = {"day": day, "repo": JobRun.repo, "kind": JobRun.kind}[by]
-    q = (
+    q: Any = (
         select(
             key.label("key"),
             func.count().label("jobs"),
