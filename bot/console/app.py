@@ -17,6 +17,7 @@ from fastapi.security import HTTPAuthorizationCredentials, HTTPBearer
 from fastapi.staticfiles import StaticFiles
 from jinja2 import Environment, PackageLoader, select_autoescape
 from markupsafe import Markup
+from prometheus_client import CONTENT_TYPE_LATEST
 from pydantic import BaseModel
 from starlette.middleware.sessions import SessionMiddleware
 
@@ -33,6 +34,7 @@ from bot.console.auth import (
 )
 from bot.console.chart import bar_chart
 from bot.console.health import probe
+from bot.console.metrics import console_registry, expose
 from bot.jobadmin import cancel_jobs, job_state, retry_jobs
 from bot.settings import Settings
 
@@ -531,6 +533,13 @@ def create_app(
     @app.get("/healthz", include_in_schema=False)
     async def healthz() -> dict[str, str]:
         return {"status": "ok"}
+
+    registry = console_registry(services.engine)
+
+    @app.get("/metrics", include_in_schema=False)
+    def prometheus() -> Response:
+        """Job outcomes and tokens (counts by kind only), for a scraper inside the cluster."""
+        return Response(expose(registry), media_type=CONTENT_TYPE_LATEST)
 
     # --- JSON API (API keys) ---------------------------------------------------------------
     @app.get("/api/deliveries", response_model=list[DeliveryOut], tags=["console"])

@@ -47,6 +47,7 @@ def _seed(db: sa.Engine, repo: str) -> str:
                 job_ids=[job_id],
                 body_bytes=10,
                 body_sha256="0" * 64,
+                received_at=now - dt.timedelta(seconds=10),
             )
         )
     return job_id
