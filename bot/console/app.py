@@ -1,7 +1,6 @@
 """The console's ASGI app: server-rendered pages behind OIDC sign-in, and a JSON API behind API
 keys. Its own process (`assist console`), so the webhook service stays lean."""
 
-
 import datetime as dt
 import logging
 import secrets
