@@ -4,6 +4,7 @@ keys. Its own process (`assist console`), so the webhook service stays lean."""
 import datetime as dt
 import logging
 import secrets
+import time
 from collections.abc import Awaitable, Callable
 from typing import Annotated, Any
 
@@ -40,6 +41,7 @@ from bot.settings import Settings
 log = logging.getLogger(__name__)
 FORGES = ("github", "gitlab")
 COOKIE = "assist_console"
+CHOICES_TTL_S = 60.0
 
 
 class SignInRequired(Exception):
@@ -373,7 +375,7 @@ def create_app(
             f=f,
             params=request.query_params,
             statuses=queries.DELIVERY_OUTCOMES,
-            choices=queries.distinct_values(services.engine, scope_for(settings, user.role)),
+            choices=_choices(scope_for(settings, user.role)),
         )
 
     @app.get("/jobs", include_in_schema=False)
@@ -399,8 +401,20 @@ def create_app(
             f=f,
             params=request.query_params,
             statuses=queries.JOB_STATUSES,
-            choices=queries.distinct_values(services.engine, scope),
+            choices=_choices(scope),
         )
+
+    choices_cache: dict[tuple[str, ...], tuple[float, dict[str, Any]]] = {}
+
+    def _choices(scope: queries.Scope) -> dict[str, Any]:
+        """The filter forms' choices, kept a minute: they scan job_runs (bench/console.py)."""
+        now = time.monotonic()
+        hit = choices_cache.get(scope.patterns)
+        if hit is not None and now - hit[0] < CHOICES_TTL_S:
+            return hit[1]
+        value = dict(queries.distinct_values(services.engine, scope))
+        choices_cache[scope.patterns] = (now, value)
+        return value
 
     def _job_or_404(user: Principal, job_id: str) -> dict[str, Any]:
         row = queries.job(services.engine, job_id, scope_for(settings, user.role))
@@ -486,7 +500,7 @@ def create_app(
             "repositories.html",
             rows=rows,
             params=request.query_params,
-            choices=queries.distinct_values(services.engine, scope),
+            choices=_choices(scope),
         )
 
     @app.get("/costs", include_in_schema=False)
@@ -519,7 +533,7 @@ def create_app(
             by=by,
             chart=Markup(svg),
             params=request.query_params,
-            choices=queries.distinct_values(services.engine, scope),
+            choices=_choices(scope),
         )
 
     def _health() -> dict[str, Any]:

@@ -27,6 +27,10 @@ from bot.db.models import AuditEntry, Delivery, JobRun, PostedFinding
 from bot.deliveries import Outcome
 
 PAGE_SIZE = 50
+# Where to look for the deliveries that created a job: before it started (a job may wait in
+# the queue, or be deferred by limits, for a while).
+_WINDOW = dt.timedelta(days=2)
+_SLACK = dt.timedelta(minutes=1)
 JOB_STATUSES = ("running", "done", "failed", "deferred", "superseded")
 DELIVERY_OUTCOMES = tuple(o.value for o in Outcome)
 # Things that look like credentials are masked in any text the console shows (job errors).
@@ -187,13 +191,15 @@ def job(engine: Engine, job_id: str, scope: Scope) -> dict[str, Any] | None:
         row["detail"] = {k: v for k, v in detail.items() if k not in ("usage", "summary_url")}
         row["usage"] = dict(run.usage or {})
         row["summary_url"] = str(detail.get("summary_url") or "")
-        recent = _scalars(
-            conn,
-            select(Delivery)
-            .where(Delivery.forge == (run.forge or ""), Delivery.repo == run.repo)
-            .order_by(Delivery.id.desc())
-            .limit(500),
+        near = select(Delivery).where(
+            Delivery.forge == (run.forge or ""), Delivery.repo == run.repo
         )
+        if run.started_at is not None:  # a delivery comes before the job it creates
+            near = near.where(
+                Delivery.received_at <= run.started_at + _SLACK,
+                Delivery.received_at >= run.started_at - _WINDOW,
+            )
+        recent = _scalars(conn, near.order_by(Delivery.id.desc()).limit(500))
     row["deliveries"] = [delivery_row(d) for d in recent if job_id in (d.job_ids or [])]
     return row
 
@@ -212,13 +218,14 @@ def change(
             .order_by(JobRun.id),
         )
         ids = {r.job_id for r in runs}
-        recent = _scalars(
-            conn,
-            select(Delivery)
-            .where(Delivery.forge == forge, Delivery.repo == repo)
-            .order_by(Delivery.id.desc())
-            .limit(1000),
-        )
+        near = select(Delivery).where(Delivery.forge == forge, Delivery.repo == repo)
+        started = [r.started_at for r in runs if r.started_at is not None]
+        if started and len(started) == len(runs):
+            near = near.where(
+                Delivery.received_at >= min(started) - _WINDOW,
+                Delivery.received_at <= max(started) + _SLACK,
+            )
+        recent = _scalars(conn, near.order_by(Delivery.id.desc()).limit(1000))
         writes = _scalars(
             conn,
             select(AuditEntry)
@@ -338,40 +345,45 @@ def repositories(engine: Engine, f: Filters, scope: Scope) -> list[dict[str, Any
         .where(scope.clause(PostedFinding.repo))
         .group_by(PostedFinding.forge, PostedFinding.repo, PostedFinding.status)
     )
+    last_index = (
+        select(JobRun.forge, JobRun.repo, func.max(JobRun.id).label("id"))
+        .where(JobRun.kind == "index", JobRun.status == "done", scope.clause(JobRun.repo))
+        .group_by(JobRun.forge, JobRun.repo)
+    )
+    if f.forge:
+        last_index = last_index.where(JobRun.forge == f.forge)
+    if f.repo:
+        last_index = last_index.where(JobRun.repo == f.repo)
     with engine.connect() as conn:
         rows = conn.execute(q).all()
         counts: dict[tuple[str, str], dict[str, int]] = {}
         for fr in conn.execute(findings_q):
             counts.setdefault((fr.forge, fr.repo), {})[fr.status] = int(fr.n)
-        out = []
-        for r in rows:
-            last_index = _scalars(
-                conn,
-                select(JobRun)
-                .where(
-                    JobRun.forge == r.forge,
-                    JobRun.repo == r.repo,
-                    JobRun.kind == "index",
-                    JobRun.status == "done",
-                )
-                .order_by(JobRun.id.desc())
-                .limit(1),
-            )
-            index = dict(last_index[0].detail or {}) if last_index else {}
-            out.append(
-                {
-                    "forge": r.forge,
-                    "repo": r.repo,
-                    "jobs": int(r.jobs),
-                    "reviews": int(r.reviews or 0),
-                    "failed": int(r.failed or 0),
-                    "last_job_at": _iso(r.last_job_at),
-                    "indexed_commit": index.get("commit"),
-                    "indexed_files": index.get("files"),
-                    "indexed_chunks": index.get("chunks"),
-                    "findings": counts.get((r.forge or "", r.repo or ""), {}),
-                }
-            )
+        newest = {(r.forge, r.repo): r.id for r in conn.execute(last_index)}
+        ids = [i for i in newest.values() if i is not None]
+        index: dict[tuple[str | None, str | None], dict[str, Any]] = {}
+        for chunk in range(0, len(ids), 500):
+            for run in _scalars(
+                conn, select(JobRun).where(JobRun.id.in_(ids[chunk : chunk + 500]))
+            ):
+                index[(run.forge, run.repo)] = dict(run.detail or {})
+    out = []
+    for r in rows:
+        detail = index.get((r.forge, r.repo), {})
+        out.append(
+            {
+                "forge": r.forge,
+                "repo": r.repo,
+                "jobs": int(r.jobs),
+                "reviews": int(r.reviews or 0),
+                "failed": int(r.failed or 0),
+                "last_job_at": _iso(r.last_job_at),
+                "indexed_commit": detail.get("commit"),
+                "indexed_files": detail.get("files"),
+                "indexed_chunks": detail.get("chunks"),
+                "findings": counts.get((r.forge or "", r.repo or ""), {}),
+            }
+        )
     return out
 
 
