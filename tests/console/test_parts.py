@@ -5,6 +5,7 @@ from __future__ import annotations
 
 import datetime as dt
 import uuid
+from pathlib import Path
 
 import pytest
 import sqlalchemy as sa
@@ -13,6 +14,7 @@ from bot.console import queries
 from bot.console.auth import role_from_claims, safe_next, same_token, scope_for
 from bot.console.chart import bar_chart
 from bot.console.health import _public_url
+from bot.db.engine import upgrade
 from bot.db.models import JobRun
 from bot.settings import Settings, SettingsError, validate_for_console
 
@@ -115,3 +117,38 @@ def test_scopes_limit_every_query(console_db: sa.Engine) -> None:
     assert scope_for(settings, "viewer").patterns == (f"acme-{tag}/web",)
     assert scope_for(settings, "operator").allows(None)
     assert not scope_for(settings, "viewer").allows(None)
+
+
+def test_every_page_query_runs_on_sqlite(tmp_path: Path) -> None:
+    """`make run` uses SQLite: the same queries answer there too."""
+    url = f"sqlite:///{tmp_path / 'console.db'}"
+    upgrade(url)
+    engine = sa.create_engine(url)
+    now = dt.datetime.now(dt.UTC)
+    with engine.begin() as conn:
+        conn.execute(
+            sa.insert(JobRun).values(
+                job_id="review-1",
+                kind="review",
+                forge="github",
+                repo="o/r",
+                number=1,
+                status="done",
+                attempts=1,
+                error="",
+                detail={"unplaced": 2},
+                usage={"prompt_tokens": 10, "completion_tokens": 5, "latency_s": 1.5},
+                started_at=now,
+                finished_at=now,
+            )
+        )
+    everything = queries.Scope(("*",))
+    f = queries.Filters(since=now - dt.timedelta(days=1))
+    assert queries.jobs(engine, f, everything)[0]["job_id"] == "review-1"
+    assert queries.deliveries(engine, f, everything) == []
+    assert queries.repositories(engine, queries.Filters(), everything)[0]["reviews"] == 1
+    assert queries.change(engine, "github", "o/r", 1, everything)["not_posted"][0]["unplaced"] == 2
+    (day,) = queries.costs(engine, f, everything)
+    assert (day["prompt_tokens"], day["completion_tokens"], day["model_seconds"]) == (10, 5, 1.5)
+    assert queries.distinct_values(engine, everything)["kinds"] == ["review"]
+    engine.dispose()
