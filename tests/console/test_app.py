@@ -136,3 +136,38 @@ def test_forge_links() -> None:
     assert forge_web_url(ghe, "github", "o/r", None) == "https://ghe.example.com/o/r"
     assert forge_web_url(s, "gitlab", "g/p", 4) == "https://gitlab.com/g/p/-/merge_requests/4"
     assert forge_web_url(s, None, "o/r", 1) == ""
+
+
+def test_operator_cancels_a_waiting_job(
+    client: TestClient, console_db: sa.Engine, redis_url: str
+) -> None:
+    from rq import Queue
+
+    job_id = f"fix-{uuid.uuid4().hex}"
+    with console_db.begin() as conn:
+        conn.execute(
+            sa.insert(JobRun).values(
+                job_id=job_id,
+                kind="fix",
+                forge="gitlab",
+                repo="inproc/app",
+                status="deferred",
+                attempts=1,
+                error="",
+                detail={"limit": "repository rate"},
+                usage={},
+            )
+        )
+    rds = make_redis(redis_url)
+    queue = Queue("inproc-fix", connection=rds)
+    queue.enqueue_call("bot.features.fix.no_such_job", job_id=job_id, description="waiting")
+    key, _info = create_key(console_db, f"op-{uuid.uuid4().hex[:6]}", "operator")
+    auth = {"Authorization": f"Bearer {key}"}
+    assert client.get(f"/api/jobs/{job_id}", headers=auth).json()["why"] == "repository rate"
+    done = client.post(f"/api/jobs/{job_id}/cancel", headers=auth).json()
+    assert done == {"job_id": job_id, "action": "cancel", "done": True, "message": "cancelled"}
+    assert job_id not in queue.get_job_ids()
+    again = client.post(f"/api/jobs/{job_id}/cancel", headers=auth).json()
+    assert again["done"] is False
+    retry = client.post(f"/api/jobs/{job_id}/retry", headers=auth).json()
+    assert retry["message"] == "not in a failed registry (nothing to retry)"
