@@ -11,7 +11,7 @@ from typing import Annotated, Literal
 import typer
 from pydantic import ValidationError
 
-from bot.settings import Settings, SettingsError, validate_for_serving
+from bot.settings import Settings, SettingsError, validate_for_console, validate_for_serving
 
 # Tracebacks never print local variables: they may hold secrets.
 app = typer.Typer(
@@ -27,6 +27,13 @@ config_app = typer.Typer(no_args_is_help=True, help="Configuration.")
 app.add_typer(db_app, name="db")
 app.add_typer(jobs_app, name="jobs")
 app.add_typer(config_app, name="config")
+console_app = typer.Typer(
+    help="The operator console: `assist console` runs it; `assist console key ...` manages "
+    "API keys of its JSON API."
+)
+key_app = typer.Typer(no_args_is_help=True, help="API keys of the console's JSON API.")
+console_app.add_typer(key_app, name="key")
+app.add_typer(console_app, name="console")
 action_app = typer.Typer(
     no_args_is_help=True, help="Run inside CI: the GitHub Action and the GitLab CI template."
 )
@@ -74,6 +81,85 @@ def serve(
         log_level=settings.log_level.lower(),
         access_log=False,
     )
+
+
+@console_app.callback(invoke_without_command=True)
+def console(
+    ctx: typer.Context,
+    host: Annotated[str | None, typer.Option(help="Bind address (ASSIST_CONSOLE_HOST).")] = None,
+    port: Annotated[int | None, typer.Option(help="Port (ASSIST_CONSOLE_PORT).")] = None,
+) -> None:
+    """Run the operator console (web UI and JSON API)."""
+    if ctx.invoked_subcommand is not None:
+        return
+    import uvicorn
+
+    settings = _settings()
+    try:
+        validate_for_console(settings)
+    except SettingsError as exc:
+        typer.echo(f"assist console: {exc}", err=True)
+        raise typer.Exit(2) from exc
+    bind_host, bind_port = host or settings.console_host, port or settings.console_port
+    typer.echo(f"assist console: http://{bind_host}:{bind_port} ({settings.console_public_url})")
+    uvicorn.run(
+        "bot.console.asgi:create",
+        factory=True,
+        host=bind_host,
+        port=bind_port,
+        log_level=settings.log_level.lower(),
+        access_log=False,
+        proxy_headers=False,
+    )
+
+
+@key_app.command("create")
+def key_create(
+    name: Annotated[str, typer.Argument(help="What the key is for (unique).")],
+    role: Annotated[str, typer.Option(help="viewer or operator.")] = "viewer",
+) -> None:
+    """Create an API key; it is printed once and stored only as a hash."""
+    from bot.console.apikeys import ApiKeyError, create_key
+    from bot.db.engine import make_engine
+
+    settings = _settings()
+    try:
+        key, info = create_key(make_engine(settings.database_url), name, role)
+    except ApiKeyError as exc:
+        typer.echo(f"assist console key create: {exc}", err=True)
+        raise typer.Exit(2) from exc
+    typer.echo(key)
+    typer.echo(f"key {info.name!r} ({info.role}) created; it is not shown again", err=True)
+
+
+@key_app.command("revoke")
+def key_revoke(name: Annotated[str, typer.Argument(help="The key's name.")]) -> None:
+    """Revoke an API key (it stays listed, refused from now on)."""
+    from bot.console.apikeys import ApiKeyError, revoke_key
+    from bot.db.engine import make_engine
+
+    settings = _settings()
+    try:
+        info = revoke_key(make_engine(settings.database_url), name)
+    except ApiKeyError as exc:
+        typer.echo(f"assist console key revoke: {exc}", err=True)
+        raise typer.Exit(1) from exc
+    typer.echo(f"revoked {info.name} ({info.prefix}...)")
+
+
+@key_app.command("list")
+def key_list() -> None:
+    """List API keys: name, role, prefix, created, revoked, last used (never the key)."""
+    from bot.console.apikeys import list_keys
+    from bot.db.engine import make_engine
+
+    settings = _settings()
+    for info in list_keys(make_engine(settings.database_url)):
+        stamps = [
+            (t.isoformat(timespec="seconds") if t else "-")
+            for t in (info.created_at, info.revoked_at, info.last_used_at)
+        ]
+        typer.echo("\t".join([info.name, info.role, info.prefix + "...", *stamps]))
 
 
 @app.command()
@@ -155,6 +241,24 @@ def jobs_retry(
     missing = set(job_ids or []) - set(done)
     if missing:
         typer.echo(f"not in a failed registry: {', '.join(sorted(missing))}", err=True)
+        raise typer.Exit(1)
+
+
+@jobs_app.command("cancel")
+def jobs_cancel(
+    job_ids: Annotated[list[str], typer.Argument(help="Job ids (queued, scheduled, deferred).")],
+) -> None:
+    """Cancel jobs that have not started."""
+    from bot.jobadmin import cancel_jobs
+    from bot.services import make_redis
+
+    settings = _settings()
+    done = cancel_jobs(make_redis(settings.redis_url), job_ids)
+    for job_id in done:
+        typer.echo(job_id)
+    missing = set(job_ids) - set(done)
+    if missing:
+        typer.echo(f"not waiting (or unknown): {', '.join(sorted(missing))}", err=True)
         raise typer.Exit(1)
 
 

@@ -1,4 +1,4 @@
-"""Inspect and requeue jobs (`assist jobs list|retry`)."""
+"""Inspect, requeue and cancel jobs (`assist jobs list|retry|cancel`, the console)."""
 
 from __future__ import annotations
 
@@ -7,6 +7,7 @@ from dataclasses import dataclass
 
 from redis import Redis
 from rq import Queue
+from rq.exceptions import NoSuchJobError
 from rq.job import Job
 from rq.registry import (
     BaseRegistry,
@@ -72,3 +73,33 @@ def retry_jobs(redis: Redis, policy: QueuePolicy, job_ids: list[str]) -> list[st
                 registry.requeue(job_id)
                 requeued.append(job_id)
     return requeued
+
+
+CANCELABLE = ("queued", "scheduled", "deferred")
+
+
+def job_state(redis: Redis, job_id: str) -> str | None:
+    """The job's RQ status (queued, started, failed, finished, ...), None when Redis has
+    forgotten it (expired or never enqueued)."""
+    try:
+        job = Job.fetch(job_id, connection=redis)
+    except NoSuchJobError:
+        return None
+    status = job.get_status(refresh=False)
+    return str(status.value) if status is not None else None
+
+
+def cancel_jobs(redis: Redis, job_ids: list[str]) -> list[str]:
+    """Cancel jobs still waiting (queued, scheduled for a retry, or deferred); returns those
+    cancelled. A running or finished job is left alone."""
+    cancelled = []
+    for job_id in job_ids:
+        try:
+            job = Job.fetch(job_id, connection=redis)
+        except NoSuchJobError:
+            continue
+        status = job.get_status(refresh=False)
+        if status is not None and status.value in CANCELABLE:
+            job.cancel()
+            cancelled.append(job_id)
+    return cancelled

@@ -230,12 +230,63 @@ class Settings(BaseSettings):
     host: str = Field("127.0.0.1", description="Address `assist serve` binds.")
     port: int = Field(8080, gt=0, lt=65536, description="Port `assist serve` binds.")
 
+    # --- operator console (`assist console`) ----------------------------------------------
+    console_host: str = Field("127.0.0.1", description="Address `assist console` binds.")
+    console_port: int = Field(8090, gt=0, lt=65536, description="Port `assist console` binds.")
+    console_public_url: str = Field(
+        "http://127.0.0.1:8090",
+        description="The console's address as browsers reach it (the OIDC redirect URI is "
+        "this plus /auth/callback); https:// makes its cookies Secure.",
+    )
+    console_session_secret: SecretStr | None = Field(
+        None, description="Key that signs the console's session cookies (16+ characters)."
+    )
+    console_session_hours: int = Field(
+        8, gt=0, description="How long a console sign-in lasts, hours."
+    )
+    console_oidc_issuer: str | None = Field(
+        None,
+        description="OpenID Connect issuer URL of the identity provider (its discovery document "
+        "is at /.well-known/openid-configuration).",
+    )
+    console_oidc_client_id: str | None = Field(None, description="OIDC client id of the console.")
+    console_oidc_client_secret: SecretStr | None = Field(
+        None, description="OIDC client secret of the console (unset: a public client, PKCE only)."
+    )
+    console_oidc_scopes: str = Field(
+        "openid profile email", description="Scopes the console asks the identity provider for."
+    )
+    console_role_claim: str = Field(
+        "roles", description="ID token claim (string or list) that holds the console roles."
+    )
+    console_operator_roles: Annotated[list[str], NoDecode] = Field(
+        default_factory=lambda: ["operator"],
+        description="Claim values that make a user an operator (may retry and cancel jobs).",
+    )
+    console_viewer_roles: Annotated[list[str], NoDecode] = Field(
+        default_factory=lambda: ["viewer"],
+        description="Claim values that make a user a viewer (read only); no match: no access.",
+    )
+    console_viewer_repos: Annotated[list[str], NoDecode] = Field(
+        default_factory=lambda: ["*"],
+        description="Repositories viewers may see: owner/name or owner/* patterns, "
+        "comma-separated; empty: none.",
+    )
+    console_operator_repos: Annotated[list[str], NoDecode] = Field(
+        default_factory=lambda: ["*"],
+        description="Repositories operators may see and act on (patterns as for viewers).",
+    )
+
     @field_validator(
         "github_webhook_secrets",
         "gitlab_webhook_tokens",
         "bot_logins",
         "llm_base_urls",
         "job_retry_backoff_s",
+        "console_operator_roles",
+        "console_viewer_roles",
+        "console_viewer_repos",
+        "console_operator_repos",
         mode="before",
     )
     @classmethod
@@ -274,3 +325,16 @@ def validate_for_serving(settings: Settings) -> None:
             problem = _secret_problem(secret.get_secret_value())
             if problem:
                 raise SettingsError(f"{name} entry {index + 1} {problem}; refusing to start")
+
+
+def validate_for_console(settings: Settings) -> None:
+    """Refuse to run the console without a real session key and a complete OIDC client."""
+    secret = settings.console_session_secret
+    problem = _secret_problem(secret.get_secret_value()) if secret else "is not set"
+    if problem:
+        raise SettingsError(f"ASSIST_CONSOLE_SESSION_SECRET {problem}; refusing to start")
+    if not settings.console_oidc_issuer or not settings.console_oidc_client_id:
+        raise SettingsError(
+            "ASSIST_CONSOLE_OIDC_ISSUER and ASSIST_CONSOLE_OIDC_CLIENT_ID must be set: the "
+            "console signs users in through your identity provider"
+        )

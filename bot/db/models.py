@@ -25,6 +25,10 @@ class Delivery(Base):
     __table_args__ = (
         UniqueConstraint("forge", "delivery_key", name="uq_deliveries_forge_key"),
         Index("ix_deliveries_received_at", "received_at"),
+        # The console's filters (migration 18_console).
+        Index("ix_deliveries_repo_id", "repo", "id"),
+        Index("ix_deliveries_outcome_id", "outcome", "id"),
+        Index("ix_deliveries_forge_id", "forge", "id"),
     )
 
     id: Mapped[int] = mapped_column(Integer, primary_key=True, autoincrement=True)
@@ -51,6 +55,14 @@ class JobRun(Base):
     """One job as the workers ran it: status, attempts, what it did, what it cost."""
 
     __tablename__ = "job_runs"
+    __table_args__ = (
+        # The console's filters (migration 18_console).
+        Index("ix_job_runs_repo_id", "repo", "id"),
+        Index("ix_job_runs_status_id", "status", "id"),
+        Index("ix_job_runs_change", "forge", "repo", "number"),
+        Index("ix_job_runs_started_at", "started_at"),
+        Index("ix_job_runs_finished_at", "finished_at"),
+    )
 
     id: Mapped[int] = mapped_column(Integer, primary_key=True, autoincrement=True)
     job_id: Mapped[str] = mapped_column(String(128), unique=True)
@@ -137,3 +149,21 @@ class AuditEntry(Base):
     job_id: Mapped[str] = mapped_column(String(128), default="")
     outcome: Mapped[str] = mapped_column(String(16), default="ok")
     detail: Mapped[dict[str, Any]] = mapped_column(JSON, default=dict)
+
+
+class ConsoleApiKey(Base):
+    """A key for the console's JSON API. Only its SHA-256 is stored; ``prefix`` (the first
+    characters) lets an operator tell keys apart. A revoked key stays listed."""
+
+    __tablename__ = "console_api_keys"
+
+    id: Mapped[int] = mapped_column(Integer, primary_key=True, autoincrement=True)
+    name: Mapped[str] = mapped_column(String(128), unique=True)
+    role: Mapped[str] = mapped_column(String(16))
+    key_sha256: Mapped[str] = mapped_column(String(64), unique=True)
+    prefix: Mapped[str] = mapped_column(String(16))
+    created_at: Mapped[dt.datetime] = mapped_column(
+        DateTime(timezone=True), server_default=func.now()
+    )
+    revoked_at: Mapped[dt.datetime | None] = mapped_column(DateTime(timezone=True), nullable=True)
+    last_used_at: Mapped[dt.datetime | None] = mapped_column(DateTime(timezone=True), nullable=True)

@@ -361,3 +361,23 @@ def test_a_multi_line_private_key_in_env_reaches_the_containers(
     model = rendered(compose_bin, project)
     for name in ASSIST_SERVICES:
         assert model["services"][name]["environment"]["ASSIST_GITHUB_PRIVATE_KEY"] == pem
+
+
+def test_console_service_in_its_profile(
+    compose_bin: str, tmp_path_factory: pytest.TempPathFactory, cpu_model: dict[str, Any]
+) -> None:
+    assert "console" not in cpu_model["services"]  # off unless asked for
+    project = project_from_example(
+        tmp_path_factory.mktemp("compose-console"),
+        {"COMPOSE_PROFILES=cpu": "COMPOSE_PROFILES=cpu,console"},
+    )
+    model = rendered(compose_bin, project)
+    console = model["services"]["console"]
+    assert console["command"][:1] == ["console"]
+    assert console["image"] == model["services"]["api"]["image"]
+    (port,) = console["ports"]
+    assert (port["target"], port["host_ip"]) == (8090, "127.0.0.1")
+    assert console["depends_on"]["migrate"]["condition"] == "service_completed_successfully"
+    assert "/healthz" in " ".join(console["healthcheck"]["test"])
+    assert console["read_only"] is True
+    assert console["cap_drop"] == ["ALL"]

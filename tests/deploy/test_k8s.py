@@ -232,6 +232,7 @@ def test_the_bot_image_is_one_image_with_its_own_commands(k8s_docs: list[dict[st
     assert commands == {
         "assist-migrate": "db",
         "assist-api": "serve",
+        "assist-console": "console",
         **{f"assist-worker-{q.value}": "worker" for q in QueueName},
     }
 
@@ -366,6 +367,8 @@ def test_network_policies_deny_by_default_and_allow_each_path(
     assert ingress_ports("assist-worker") == set()
     assert egress_ports("assist-migrate") == {5432}
     assert ingress_ports("vllm") == {8000}
+    assert ingress_ports("assist-console") == {8090}
+    assert egress_ports("assist-console") == {6379, 5432, 6333, 8000, 443}
     # Every workload is selected by a policy of its own besides the default deny.
     for doc in workloads(k8s_docs):
         labels = doc["spec"]["template"]["metadata"]["labels"]
@@ -422,3 +425,14 @@ def test_app_mode_lines_load_and_point_at_the_mounted_key(k8s_docs: list[dict[st
             assert volume["secret"]["secretName"] == "assist-github-app"
         else:  # the api verifies webhooks and never calls a forge: no key there
             assert key_dir not in mounts, name
+
+
+def test_console_probes_and_ingress(k8s_docs: list[dict[str, Any]]) -> None:
+    container = pod_spec(by_kind(k8s_docs, "Deployment")["assist-console"])["containers"][0]
+    assert container["args"][:1] == ["console"]
+    assert container["readinessProbe"]["httpGet"]["path"] == "/healthz"
+    ingress = by_kind(k8s_docs, "Ingress")["assist-console"]
+    assert ingress["spec"]["rules"][0]["http"]["paths"][0]["backend"]["service"]["name"] == (
+        "assist-console"
+    )
+    assert ingress["spec"]["tls"][0]["hosts"] == [ingress["spec"]["rules"][0]["host"]]
