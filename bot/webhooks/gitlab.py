@@ -71,6 +71,7 @@ class _NoteAttributes(PayloadModel):
     noteable_type: str
     discussion_id: str | None = None
     system: bool = False
+    type: str | None = None  # DiffNote / DiscussionNote in a thread, None for a lone note
 
 
 class _Noteable(PayloadModel):
@@ -212,7 +213,8 @@ def _note(payload: dict[str, Any], policy: IntakePolicy) -> Normalised:
     if policy.marker in attrs.note:
         return Normalised(name, repo, ignored=Ignored("comment is our own"))
     command = parse_command(attrs.note, prefix=policy.command_prefix)
-    if command is None and target is TargetKind.PULL and attrs.discussion_id:
+    threaded = attrs.type in ("DiffNote", "DiscussionNote")
+    if command is None and target is TargetKind.PULL and attrs.discussion_id and threaded:
         # A note in a discussion: feedback if the discussion is one of our findings (the job
         # checks), and an answer in it when it addresses the bot.
         feedback = FeedbackEvent(

@@ -259,9 +259,7 @@ def react_review_comment(forge: TestForge, req: Request, p: dict[str, str]) -> R
 
 
 @route("get", "/repos/{owner}/{repo}/pulls/comments/{comment_id}/reactions")
-def list_review_comment_reactions(
-    forge: TestForge, req: Request, p: dict[str, str]
-) -> Response:
+def list_review_comment_reactions(forge: TestForge, req: Request, p: dict[str, str]) -> Response:
     repo = find_repo(forge, p)
     note = _note(repo, p["comment_id"], "review")
     items = [
