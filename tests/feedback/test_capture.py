@@ -38,7 +38,8 @@ def test_github_thread_resolved_and_unresolved(corpora: Path) -> None:
         )  # fmt: skip
     payload["sender"]["login"] = "forge-assist[bot]"
     ignored = normalise_github("pull_request_review_thread", payload, POLICY)
-    assert ignored.events == () and ignored.ignored is not None
+    assert ignored.events == ()
+    assert ignored.ignored is not None
 
 
 def test_github_reply_in_a_thread(corpora: Path) -> None:
