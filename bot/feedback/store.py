@@ -82,7 +82,7 @@ class SqlFeedback:
                     _change(PostedFinding, change)
                 )
             )
-            return dict(rows)
+            return {row[0]: row[1] for row in rows}
 
     def outcomes(self, change: ChangeKey) -> dict[str, str | None]:
         with Session(self._engine) as session:
@@ -91,7 +91,7 @@ class SqlFeedback:
                     _change(PostedFinding, change)
                 )
             )
-            return dict(rows)
+            return {row[0]: row[1] for row in rows}
 
     # --- signals ---------------------------------------------------------------------------
 
