@@ -73,7 +73,7 @@ def outcomes(s: Scene) -> dict[str, str | None]:
             sa.text("SELECT title, outcome FROM findings WHERE forge = :f AND repo = :r"),
             {"f": s.kind, "r": REPO},
         )
-        return dict(rows)
+        return {row[0]: row[1] for row in rows}
 
 
 def inline(s: Scene) -> dict[str, dict[str, Any]]:
