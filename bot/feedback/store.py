@@ -230,6 +230,28 @@ class SqlFeedback:
             for (f, r, cat, sev), c in sorted(table.items())
         ]
 
+    def outcome_counts(self) -> list[tuple[str, str, str, str, int]]:
+        """(forge, repo, category, outcome, findings) for the decided findings: the
+        Prometheus counters of accepted / rejected / ignored findings."""
+        query = (
+            select(
+                PostedFinding.forge,
+                PostedFinding.repo,
+                PostedFinding.category,
+                PostedFinding.outcome,
+                func.count(),
+            )
+            .where(PostedFinding.outcome.is_not(None))
+            .group_by(
+                PostedFinding.forge,
+                PostedFinding.repo,
+                PostedFinding.category,
+                PostedFinding.outcome,
+            )
+        )
+        with Session(self._engine) as session:
+            return [(f, r, c, str(o), int(n)) for f, r, c, o, n in session.execute(query)]
+
     # --- rules -----------------------------------------------------------------------------
 
     def rules(self, forge: str, repo: str) -> list[Rule]:
