@@ -119,6 +119,7 @@ def reply(s: Scene, to: dict[str, Any], body: str, author: str, delivery: str | 
     return s.deliver(payload, "Note Hook", delivery), payload
 
 
+@pytest.mark.timeout(900)  # three worker runs; a loaded machine starts each slowly
 def test_every_kind_of_feedback_reaches_the_findings_table(fb: Scene) -> None:
     s = fb
     s.head = s.forge.commit(REPO, "feature", {"shop.py": HEAD}, "Add tax")
@@ -151,6 +152,9 @@ def test_every_kind_of_feedback_reaches_the_findings_table(fb: Scene) -> None:
             )
     reply(s, ours["reply"], "This is wrong: indexing is on purpose here, items is a list.", "maint")
     s.forge.resolve(REPO, ours["resolved"]["id"])
+    # A push applies the suggestion: the next review sees it in the diff (and harvests).
+    s.llm.push(answer())
+    push(s, {"shop.py": HEAD.replace("range(1, len(items))", "range(len(items))")})
     if s.kind == "github":  # GitLab sends no webhook for a resolved discussion: harvested
         s.deliver(
             github_review_thread(
@@ -165,17 +169,7 @@ def test_every_kind_of_feedback_reaches_the_findings_table(fb: Scene) -> None:
             ),
             "pull_request_review_thread",
         )
-    s.work()
-    seen = outcomes(s)
-    assert seen["Index access"] == "rejected"
-    if s.kind == "gitlab":
-        assert (seen["Spaces around *"], seen["Magic number"]) == ("accepted", "rejected")
-    else:
-        assert seen["Return directly"] == "accepted"
-    # A push applies the suggestion: the next review sees it in the diff (and harvests).
-    s.llm.push(answer())
-    push(s, {"shop.py": HEAD.replace("range(1, len(items))", "range(len(items))")})
-    s.work()
+    s.work()  # the feedback jobs, then the review of the push (FIFO)
     seen = outcomes(s)
     assert seen == {
         "Skips the first item": "accepted",  # applied
@@ -262,16 +256,16 @@ def test_a_category_the_repository_rejects_needs_more_confidence(fb: Scene) -> N
     assert "Not posted: style finding \u201cPrefer sum()\u201d (confidence 0.70 < 0.95" in summary
 
 
+@pytest.mark.timeout(900)  # five worker runs
 def test_remember_changes_the_next_prompt_and_forget_undoes_it(fb: Scene) -> None:
     s = fb
     rule = "We use assert in tests on purpose."
     s.command(f"/assist remember {rule}", author="mallory")  # no write access: refused
-    s.work()
-    assert SqlFeedback(s.engine).rules(s.kind, REPO) == []
-    assert any("only people with write access" in b for b in s.bodies())
     s.command(f"/assist remember {rule}", author="maint")
     s.work()
-    (stored,) = SqlFeedback(s.engine).rules(s.kind, REPO)
+    assert any("only people with write access" in b for b in s.bodies())
+    (stored,) = SqlFeedback(s.engine).rules(s.kind, REPO)  # mallory's was not stored
+    assert stored.author == "maint"
     assert any(f"Remembered as rule **#{stored.id}**" in b for b in s.bodies())
     s.llm.push(answer(), scores())
     s.opened()
@@ -281,18 +275,21 @@ def test_remember_changes_the_next_prompt_and_forget_undoes_it(fb: Scene) -> Non
     (summary,) = [b for b in s.bodies() if "forge-assist:summary" in b]
     assert f"#{stored.id} {rule}" in summary
     s.command("/assist rules", author="alice")
-    s.work()
-    assert any(f"**#{stored.id}** {rule}" in b for b in s.bodies())
     s.command(f"/assist forget {stored.id}", author="maint")
     s.work()
+    assert any(f"**#{stored.id}** {rule}" in b for b in s.bodies())
+    assert any(f"Rule #{stored.id} removed." in b for b in s.bodies())
     assert SqlFeedback(s.engine).rules(s.kind, REPO) == []
     s.llm.reset()
     s.llm.push(answer(), scores())
     s.command("/assist review", author="maint")
     s.work()
-    assert all(rule not in r["messages"][0]["content"] for r in s.llm.chat_requests())
+    requests = s.llm.chat_requests()
+    assert requests
+    assert all(rule not in r["messages"][0]["content"] for r in requests)
 
 
+@pytest.mark.timeout(600)
 def test_a_reply_addressing_the_bot_is_answered_once_in_its_thread(fb: Scene) -> None:
     s = fb
     s.llm.push(answer(finding()), scores(0.9))
