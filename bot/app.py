@@ -17,6 +17,7 @@ from sqlalchemy import Engine, text
 from bot.deliveries import SqlDeliveryStore
 from bot.events import Forge
 from bot.features import all_routes
+from bot.feedback.store import SqlFeedback
 from bot.intake import Answer, Intake
 from bot.metrics import IntakeMetrics
 from bot.queue import QueuePolicy, RQJobQueue
@@ -69,7 +70,10 @@ def create_app(
         queue=queue,
         routes=all_routes(),
     )
-    metrics = IntakeMetrics(queue.depth, multiprocess_dir=metrics_dir)
+    feedback = SqlFeedback(services.engine)
+    metrics = IntakeMetrics(
+        queue.depth, multiprocess_dir=metrics_dir, outcomes=feedback.outcome_counts
+    )
     app = FastAPI(title="Forge Assist", version="0.1.0", docs_url=None, redoc_url=None)
 
     def respond(forge: Forge, answer: Answer, started: float) -> JSONResponse:

@@ -24,6 +24,7 @@ from bot.forge.types import (
     Comment,
     CommitStatus,
     Diff,
+    FindingThread,
     ForgeKind,
     Issue,
     Noteable,
@@ -117,6 +118,11 @@ class AuditedForge:
         self, repo: RepoRef, number: int, *, marker: str | None = None, on: Noteable = "change"
     ) -> tuple[Comment, ...]:
         return self._inner.list_comments(repo, number, marker=marker, on=on)
+
+    def finding_threads(
+        self, repo: RepoRef, number: int, *, marker: str
+    ) -> tuple[FindingThread, ...]:
+        return self._inner.finding_threads(repo, number, marker=marker)
 
     def permission(self, repo: RepoRef, user: str) -> Permission:
         return self._inner.permission(repo, user)

@@ -34,6 +34,8 @@ console_app = typer.Typer(
 key_app = typer.Typer(no_args_is_help=True, help="API keys of the console's JSON API.")
 console_app.add_typer(key_app, name="key")
 app.add_typer(console_app, name="console")
+feedback_app = typer.Typer(no_args_is_help=True, help="Feedback on posted findings.")
+app.add_typer(feedback_app, name="feedback")
 action_app = typer.Typer(
     no_args_is_help=True, help="Run inside CI: the GitHub Action and the GitLab CI template."
 )
@@ -199,6 +201,43 @@ def db_upgrade(revision: str = "head") -> None:
         typer.echo(f"assist db upgrade: database unavailable: {exc}", err=True)
         raise typer.Exit(1) from exc
     typer.echo(f"database at {revision}")
+
+
+@feedback_app.command("stats")
+def feedback_stats(
+    repo: Annotated[str | None, typer.Option(help="Only this repository (owner/name).")] = None,
+    forge: Annotated[str | None, typer.Option(help="Only this forge: github or gitlab.")] = None,
+    days: Annotated[
+        int, typer.Option(min=0, help="Findings posted in the last N days; 0: all.")
+    ] = (90),
+) -> None:
+    """Precision per repository, category and severity: accepted / (accepted + rejected)."""
+    import datetime as dt
+
+    from sqlalchemy.exc import SQLAlchemyError
+
+    from bot.db.engine import make_engine
+    from bot.feedback.store import SqlFeedback
+
+    settings = _settings()
+    since = dt.datetime.now(dt.UTC) - dt.timedelta(days=days) if days else None
+    engine = make_engine(settings.database_url)
+    try:
+        rows = SqlFeedback(engine).stats(forge=forge, repo=repo, since=since)
+    except SQLAlchemyError as exc:
+        typer.echo(f"assist feedback stats: database unavailable: {exc}", err=True)
+        raise typer.Exit(1) from exc
+    finally:
+        engine.dispose()
+    typer.echo("forge\trepo\tcategory\tseverity\taccepted\trejected\tignored\topen\tprecision")
+    for r in rows:
+        precision = f"{r.precision:.2f}" if r.precision is not None else "-"
+        typer.echo(
+            f"{r.forge}\t{r.repo}\t{r.category}\t{r.severity}\t{r.accepted}\t{r.rejected}"
+            f"\t{r.ignored}\t{r.undecided}\t{precision}"
+        )
+    period = f"the last {days} days" if days else "all time"
+    typer.echo(f"{len(rows)} row(s), findings posted in {period}", err=True)
 
 
 @jobs_app.command("list")

@@ -27,6 +27,9 @@ class CommandName(enum.StrEnum):
     FIX = "fix"
     ASK = "ask"
     HELP = "help"
+    REMEMBER = "remember"  # a rule for this repository's reviews
+    RULES = "rules"  # list them
+    FORGET = "forget"  # remove one by id
 
 
 class TargetKind(enum.StrEnum):
@@ -99,7 +102,34 @@ class InstallationEvent:
     repositories: tuple[str, ...] = field(default_factory=tuple)
 
 
-Event = PullRequestEvent | CommandEvent | PushEvent | InstallationEvent
+class FeedbackKind(enum.StrEnum):
+    REACTION = "reaction"  # value: +1, -1 or another reaction name
+    REPLY = "reply"  # value: the reply's text
+    THREAD = "thread"  # value: resolved | unresolved
+
+
+@dataclass(frozen=True, slots=True)
+class FeedbackEvent:
+    """Someone reacted to, replied in, or resolved a thread that may be one of our findings.
+
+    ``target_comment_id`` is the comment reacted to or the first comment of the thread (GitHub
+    review threads, GitLab award emoji); ``discussion_id`` the GitLab discussion of a reply.
+    ``comment_id`` is the reply's own id (0 when the signal is not a comment). ``addressed``:
+    the reply mentions the bot, so it gets an answer in the thread."""
+
+    repo: RepoRef
+    number: int
+    kind: FeedbackKind
+    value: str
+    actor: str
+    comment_id: int = 0
+    target_comment_id: int | None = None
+    discussion_id: str | None = None
+    addressed: bool = False
+    revoked: bool = False  # an award emoji taken back
+
+
+Event = PullRequestEvent | CommandEvent | PushEvent | InstallationEvent | FeedbackEvent
 
 
 @dataclass(frozen=True, slots=True)

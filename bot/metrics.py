@@ -3,10 +3,10 @@
 from __future__ import annotations
 
 import logging
-from collections.abc import Callable, Iterator, Mapping
+from collections.abc import Callable, Iterable, Iterator, Mapping
 
 from prometheus_client import CollectorRegistry, Counter, Histogram, generate_latest, multiprocess
-from prometheus_client.core import GaugeMetricFamily
+from prometheus_client.core import CounterMetricFamily, GaugeMetricFamily
 from prometheus_client.registry import Collector
 
 log = logging.getLogger(__name__)
@@ -28,6 +28,31 @@ class _QueueDepth(Collector):
         yield family
 
 
+Outcomes = Callable[[], Iterable[tuple[str, str, str, str, int]]]
+"""(forge, repo, category, outcome, findings) rows: the findings table's outcomes."""
+
+
+class _FindingOutcomes(Collector):
+    """Accepted / rejected / ignored findings by repository and category, read from the
+    database at scrape time (the workers that record feedback serve no metrics)."""
+
+    def __init__(self, outcomes: Outcomes) -> None:
+        self._outcomes = outcomes
+
+    def collect(self) -> Iterator[CounterMetricFamily]:
+        family = CounterMetricFamily(
+            "assist_findings_outcome",
+            "Posted findings by the outcome their feedback gave (docs/feedback.md).",
+            labels=["forge", "repo", "category", "outcome"],
+        )
+        try:
+            for forge, repo, category, outcome, count in self._outcomes():
+                family.add_metric([forge, repo, category, outcome], count)
+        except Exception as exc:  # a scrape must not fail because the database is down
+            log.warning("finding outcomes unavailable: %s", type(exc).__name__)
+        yield family
+
+
 class IntakeMetrics:
     """Counters and histograms of intake.
 
@@ -37,10 +62,15 @@ class IntakeMetrics:
     """
 
     def __init__(
-        self, depth: Callable[[], Mapping[str, int]], *, multiprocess_dir: str | None = None
+        self,
+        depth: Callable[[], Mapping[str, int]],
+        *,
+        multiprocess_dir: str | None = None,
+        outcomes: Outcomes | None = None,
     ) -> None:
         self._multiprocess = bool(multiprocess_dir)
         self._depth = _QueueDepth(depth)
+        self._outcomes = _FindingOutcomes(outcomes) if outcomes is not None else None
         self.registry = CollectorRegistry()
         self.deliveries = Counter(
             "assist_deliveries",
@@ -56,6 +86,8 @@ class IntakeMetrics:
             registry=self.registry,
         )
         self.registry.register(self._depth)
+        if self._outcomes is not None:
+            self.registry.register(self._outcomes)
 
     def expose(self) -> bytes:
         if not self._multiprocess:
@@ -63,4 +95,6 @@ class IntakeMetrics:
         registry = CollectorRegistry()
         multiprocess.MultiProcessCollector(registry)  # type: ignore[no-untyped-call]
         registry.register(self._depth)
+        if self._outcomes is not None:
+            registry.register(self._outcomes)
         return generate_latest(registry)

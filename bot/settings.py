@@ -70,6 +70,12 @@ class Settings(BaseSettings):
         description="Our own account names, comma-separated: their events are ignored.",
     )
     command_prefix: str = Field("/assist", description="Prefix of commands in comments.")
+    feedback_min_sample: int = Field(
+        10,
+        ge=1,
+        description="Decided findings of a category a repository needs before its feedback "
+        "raises that category's second-pass threshold (docs/feedback.md).",
+    )
 
     # --- storage and queue ----------------------------------------------------------------
     database_url: str = Field(

@@ -5,7 +5,7 @@ from __future__ import annotations
 import datetime as dt
 from typing import Any, ClassVar
 
-from sqlalchemy import JSON, DateTime, Index, Integer, String, Text, UniqueConstraint, func
+from sqlalchemy import JSON, Boolean, DateTime, Index, Integer, String, Text, UniqueConstraint, func
 from sqlalchemy.orm import DeclarativeBase, Mapped, mapped_column
 
 
@@ -106,6 +106,10 @@ class PostedFinding(Base):
     head_sha: Mapped[str] = mapped_column(String(64))
     comment_id: Mapped[int | None] = mapped_column(Integer, nullable=True)
     status: Mapped[str] = mapped_column(String(16))
+    # issue 16: the suggested replacement (to see it applied) and the outcome from feedback
+    # (accepted, rejected, ignored; NULL while undecided): see bot/feedback/outcome.py
+    replacement: Mapped[str | None] = mapped_column(Text, nullable=True)
+    outcome: Mapped[str | None] = mapped_column(String(16), nullable=True)
     created_at: Mapped[dt.datetime] = mapped_column(
         DateTime(timezone=True), server_default=func.now()
     )
@@ -167,3 +171,54 @@ class ConsoleApiKey(Base):
     )
     revoked_at: Mapped[dt.datetime | None] = mapped_column(DateTime(timezone=True), nullable=True)
     last_used_at: Mapped[dt.datetime | None] = mapped_column(DateTime(timezone=True), nullable=True)
+
+
+class FindingFeedback(Base):
+    """One signal about a posted finding: a reaction, a reply, a thread resolved or unresolved,
+    a suggestion applied, its code changed or left outdated, the change merged or closed.
+
+    ``key`` identifies the signal at its source (``reaction:<user>:<content>``,
+    ``reply:<comment id>``, ``thread:<resolved|unresolved>:<user>``, ``closed``...), so a
+    redelivered webhook or a harvest that reads the same thing again adds nothing."""
+
+    __tablename__ = "finding_feedback"
+    __table_args__ = (
+        UniqueConstraint(
+            "forge", "repo", "number", "fingerprint", "key", name="uq_finding_feedback_key"
+        ),
+        Index("ix_finding_feedback_repo", "forge", "repo"),
+    )
+
+    id: Mapped[int] = mapped_column(Integer, primary_key=True, autoincrement=True)
+    forge: Mapped[str] = mapped_column(String(16))
+    repo: Mapped[str] = mapped_column(String(512))
+    number: Mapped[int] = mapped_column(Integer)
+    fingerprint: Mapped[str] = mapped_column(String(64))
+    kind: Mapped[str] = mapped_column(String(32))
+    value: Mapped[str] = mapped_column(Text, default="")
+    key: Mapped[str] = mapped_column(String(256))
+    actor: Mapped[str] = mapped_column(String(256), default="")
+    can_write: Mapped[bool | None] = mapped_column(Boolean, nullable=True)
+    source: Mapped[str] = mapped_column(String(16))  # webhook | harvest | review
+    at: Mapped[dt.datetime] = mapped_column(DateTime(timezone=True), server_default=func.now())
+
+
+class RepoRule(Base):
+    """A maintainer's rule for a repository (``/assist remember``): trusted guidance in the
+    prompts of its later reviews, until ``/assist forget <id>``."""
+
+    __tablename__ = "repo_rules"
+    __table_args__ = (
+        UniqueConstraint("forge", "repo", "source_comment", name="uq_repo_rules_source"),
+        Index("ix_repo_rules_repo", "forge", "repo"),
+    )
+
+    id: Mapped[int] = mapped_column(Integer, primary_key=True, autoincrement=True)
+    forge: Mapped[str] = mapped_column(String(16))
+    repo: Mapped[str] = mapped_column(String(512))
+    text: Mapped[str] = mapped_column(Text)
+    author: Mapped[str] = mapped_column(String(256))
+    source_comment: Mapped[str] = mapped_column(String(64))  # the command's comment id
+    created_at: Mapped[dt.datetime] = mapped_column(
+        DateTime(timezone=True), server_default=func.now()
+    )

@@ -2,10 +2,17 @@
 
 from __future__ import annotations
 
-from bot.features import ask, fix, index, review, usage
+from bot.features import ask, feedback, fix, index, review, usage
 from bot.routing import Route
 
 
 def all_routes() -> tuple[Route, ...]:
     """The routes of every feature module, composed."""
-    return (*review.ROUTES, *fix.ROUTES, *ask.ROUTES, *usage.ROUTES, *index.ROUTES)
+    return (
+        *review.ROUTES,
+        *fix.ROUTES,
+        *ask.ROUTES,
+        *usage.ROUTES,
+        *index.ROUTES,
+        *feedback.ROUTES,
+    )

@@ -3,20 +3,28 @@
 from __future__ import annotations
 
 import asyncio
+import logging
 from collections.abc import Iterable
 from typing import Any
 
 from bot.events import CommandEvent, CommandName, Event, PullAction, PullRequestEvent, TargetKind
 from bot.features._kwargs import command_kwargs, pull_kwargs
+from bot.feedback.guidance import Guidance
+from bot.feedback.harvest import harvest
+from bot.feedback.outcome import Kind
+from bot.feedback.store import Observed, SqlFeedback
+from bot.forge.protocol import Forge
+from bot.forge.types import RepoRef
 from bot.jobs.context import WorkerContext
 from bot.jobs.forge import accept_command, job_forge, job_repo
 from bot.jobs.indexing import related_code
 from bot.jobs.record import recorded
-from bot.review.memory import SqlMemory
+from bot.review.memory import ChangeKey, SqlMemory
 from bot.review.service import review_change
 from bot.routing import JobSpec, QueueName, Route, job_id
 
 JOB = "bot.features.review.review_job"
+log = logging.getLogger(__name__)
 
 
 def supersede_key(forge: str, repo: str, number: int) -> str:
@@ -84,6 +92,7 @@ def review_job(ctx: WorkerContext, **kwargs: Any) -> dict[str, Any]:
         _comment, refused = accept_command(forge, repo, kwargs, refusal=REFUSAL)
         if refused is not None:
             return refused
+    guidance = learn_before_review(ctx, forge, repo, number)
     outcome = asyncio.run(
         review_change(
             ctx.settings,
@@ -95,9 +104,37 @@ def review_job(ctx: WorkerContext, **kwargs: Any) -> dict[str, Any]:
             incremental=trigger in _INCREMENTAL,
             include_drafts=trigger == "command",
             related=lambda head, queries: related_code(ctx.settings, forge, repo, head, queries),
+            guidance=guidance,
         )
     )
+    record_acted_on(ctx, repo, number, outcome.acted_on)
     return {**outcome.detail(), "trigger": trigger}
+
+
+def learn_before_review(ctx: WorkerContext, forge: Forge, repo: RepoRef, number: int) -> Guidance:
+    """Harvest the feedback on this change's earlier findings, then what the repository's
+    history and rules give this review. Feedback never blocks a review: a failure is logged."""
+    store = SqlFeedback(ctx.engine)
+    try:
+        harvest(forge, store, repo, number, own_logins=ctx.settings.bot_logins)
+    except Exception as exc:
+        log.warning("feedback harvest on %s#%d failed: %s", repo, number, exc)
+    return Guidance(
+        rules=tuple(store.rules(repo.forge, repo.path)),
+        history=store.history(repo.forge, repo.path),
+        min_sample=ctx.settings.feedback_min_sample,
+    )
+
+
+def record_acted_on(
+    ctx: WorkerContext, repo: RepoRef, number: int, acted: Iterable[tuple[str, str]]
+) -> None:
+    """What became of earlier findings' code (applied, changed, outdated) is feedback too."""
+    SqlFeedback(ctx.engine).record(
+        ChangeKey(repo.forge, repo.path, number),
+        [Observed(fp, Kind(kind), kind, kind) for fp, kind in acted],
+        source="review",
+    )
 
 
 REFUSAL = (

@@ -20,6 +20,9 @@ HELP_TEXT = """\
 | `/assist review` | pull/merge request | review the latest commits now |
 | `/assist ask <question>` | pull/merge request | answer a question about the change |
 | `/assist fix [guidance]` | issue, or the bot's own pull/merge request | propose a checked fix |
+| `/assist remember <rule>` | anywhere, or a finding's thread | a rule for later reviews (write) |
+| `/assist rules` | anywhere | list this repository's rules |
+| `/assist forget <id>` | anywhere | remove a rule (write access) |
 | `/assist help` | anywhere | this message |
 """
 

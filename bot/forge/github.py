@@ -37,6 +37,7 @@ from bot.forge.types import (
     Comment,
     CommitStatus,
     Diff,
+    FindingThread,
     ForgeKind,
     Issue,
     Noteable,
@@ -200,6 +201,30 @@ class GitHubForge:
             if on == "change":
                 found += [to_review_comment(number, c) for c in r.get_pull(number).get_comments()]
             return tuple(c for c in found if self._ours(c, marker))
+
+        return self._run(repo, read)
+
+    def finding_threads(
+        self, repo: RepoRef, number: int, *, marker: str
+    ) -> tuple[FindingThread, ...]:
+        def read(r: Repository) -> tuple[FindingThread, ...]:
+            raw = list(r.get_pull(number).get_comments())
+            comments = [(c, to_review_comment(number, c)) for c in raw]
+            replies: dict[str, list[Comment]] = {}
+            for _, c in comments:
+                if c.thread_id != str(c.id):
+                    replies.setdefault(c.thread_id or "", []).append(c)
+            out: list[FindingThread] = []
+            for original, c in comments:
+                if c.thread_id != str(c.id) or not self._ours(c, marker):
+                    continue
+                summary = original._rawData.get("reactions")
+                if isinstance(summary, dict) and not summary.get("total_count"):
+                    reactions: tuple[tuple[str, str], ...] = ()
+                else:
+                    reactions = tuple((x.user.login, x.content) for x in original.get_reactions())
+                out.append(FindingThread(c, tuple(replies.get(str(c.id), ())), reactions, None))
+            return tuple(out)
 
         return self._run(repo, read)
 

@@ -38,6 +38,7 @@ from bot.forge.types import (
     Comment,
     CommitStatus,
     Diff,
+    FindingThread,
     ForgeKind,
     Issue,
     Noteable,
@@ -221,6 +222,38 @@ class GitLabForge:
     ) -> tuple[Comment, ...]:
         def read(p: Project) -> tuple[Comment, ...]:
             return tuple(c for c in self._comments(p, number, on) if self._ours(c, marker))
+
+        return self._run(repo, read)
+
+    def finding_threads(
+        self, repo: RepoRef, number: int, *, marker: str
+    ) -> tuple[FindingThread, ...]:
+        names = {name: reaction.value for reaction, name in EMOJI.items()}
+
+        def read(p: Project) -> tuple[FindingThread, ...]:
+            mr = p.mergerequests.get(number, lazy=True)
+            out: list[FindingThread] = []
+            for discussion in mr.discussions.list(iterator=True):
+                notes = [n for n in discussion.attributes["notes"] if not n.get("system")]
+                if not notes:
+                    continue
+                first = to_comment(number, discussion.id, notes[0], "change")
+                if first.kind != "review" or not self._ours(first, marker):
+                    continue
+                awards = mr.notes.get(first.id, lazy=True).awardemojis.list(iterator=True)
+                reactions = tuple(
+                    (str(a.user["username"]), names.get(a.name, a.name)) for a in awards
+                )
+                resolved = notes[0].get("resolved") if notes[0].get("resolvable") else None
+                out.append(
+                    FindingThread(
+                        first,
+                        tuple(to_comment(number, discussion.id, n, "change") for n in notes[1:]),
+                        reactions,
+                        bool(resolved) if resolved is not None else None,
+                    )
+                )
+            return tuple(out)
 
         return self._run(repo, read)
 

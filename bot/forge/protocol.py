@@ -12,6 +12,7 @@ from bot.forge.types import (
     Comment,
     CommitStatus,
     Diff,
+    FindingThread,
     ForgeKind,
     Issue,
     Noteable,
@@ -48,6 +49,14 @@ class Forge(Protocol):
     ) -> tuple[Comment, ...]:
         """Our own earlier comments on a change or issue (all pages, inline ones included),
         only those containing ``marker`` when it is given."""
+        ...
+
+    def finding_threads(
+        self, repo: RepoRef, number: int, *, marker: str
+    ) -> tuple[FindingThread, ...]:
+        """Our inline comments containing ``marker`` on a change, each with its thread's
+        replies, its reactions and (GitLab) whether the thread is resolved: what the feedback
+        harvest reads where the forge sends no webhook (GitHub reactions)."""
         ...
 
     def post_review(self, change: ChangeRequest, review: Review) -> PostedReview:

@@ -119,6 +119,19 @@ class Comment:
 
 
 @dataclass(frozen=True, slots=True)
+class FindingThread:
+    """One of our inline comments with what people did with it: the replies in its thread,
+    the reactions on it as (user, reaction name: ``+1``, ``-1``...), and whether its thread is
+    resolved (None where the forge's REST API does not say: GitHub, whose
+    ``pull_request_review_thread`` webhook tells instead)."""
+
+    comment: Comment
+    replies: tuple[Comment, ...] = ()
+    reactions: tuple[tuple[str, str], ...] = ()
+    resolved: bool | None = None
+
+
+@dataclass(frozen=True, slots=True)
 class ReviewComment:
     """An inline comment on the new side of the diff: ``line``, or ``start_line``..``line``."""
 

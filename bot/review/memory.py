@@ -37,6 +37,7 @@ class Remembered:
     head_sha: str
     comment_id: int | None
     status: str  # posted | outdated | summary
+    replacement: str | None = None  # the suggested replacement, to see it applied later
 
 
 class FindingMemory(Protocol):
@@ -108,6 +109,7 @@ class SqlMemory:
                     r.head_sha,
                     r.comment_id,
                     r.status,
+                    r.replacement,
                 )
                 for r in rows
             }
@@ -147,6 +149,8 @@ class SqlMemory:
                 row.head_sha = f.head_sha
                 row.comment_id = f.comment_id if f.comment_id is not None else row.comment_id
                 row.status = f.status
+                if f.replacement is not None:
+                    row.replacement = f.replacement[:8000]
 
     def mark(self, change: ChangeKey, fingerprints: Iterable[str], status: str) -> None:
         keys = list(fingerprints)

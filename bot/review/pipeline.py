@@ -49,6 +49,9 @@ class ReviewResult:
     dropped_low_confidence: int = 0
     already_posted: int = 0  # findings found again that were posted before
     scoring_note: str = ""  # why the second pass did not score, when it did not
+    # findings dropped only because this repository's learned threshold for their category
+    # is above min_confidence: (category, title, confidence, threshold)
+    learned_drops: tuple[tuple[str, str, float, float], ...] = ()
 
 
 @dataclass(frozen=True, slots=True)
@@ -61,6 +64,8 @@ class ReviewInput:
     sources: Mapping[str, str] = field(default_factory=dict)  # path -> new-side file text
     skip: Mapping[str, str] = field(default_factory=dict)  # path -> why it is not reviewed
     related: Mapping[str, str] = field(default_factory=dict)  # path -> code found elsewhere
+    # category -> the second-pass confidence this repository's history asks for (feedback)
+    thresholds: Mapping[str, float] = field(default_factory=dict)
 
 
 async def _review_file(
@@ -167,12 +172,13 @@ async def review_diff(
                 suggestion=_suggestion(finding, result, request.sources),
                 original=_anchored_text(file, result),
             )
-    kept, dropped, note = await _second_pass(
+    kept, dropped, note, learned = await _second_pass(
         list(placed.values()),
         {f.path: f for f in todo},
         llm,
         tokenizer,
         threshold=config.review.min_confidence,
+        learned=request.thresholds,
         nonce=nonce,
         context_tokens=context_tokens,
     )
@@ -196,6 +202,7 @@ async def review_diff(
         dropped_low_confidence=dropped,
         already_posted=seen_before,
         scoring_note=note,
+        learned_drops=tuple(learned),
     )
 
 
@@ -243,21 +250,29 @@ async def _second_pass(
     threshold: float,
     nonce: str,
     context_tokens: int,
-) -> tuple[list[PlacedFinding], int, str]:
-    """Score the placed findings and keep those at or above ``threshold`` (0 turns it off)."""
-    if threshold <= 0 or not placed:
-        return placed, 0, ""
+    learned: Mapping[str, float] | None = None,
+) -> tuple[list[PlacedFinding], int, str, list[tuple[str, str, float, float]]]:
+    """Score the placed findings and keep those at or above ``threshold`` (0 turns it off),
+    or at or above the repository's learned threshold for their category when higher."""
+    learned = learned or {}
+    if (threshold <= 0 and not learned) or not placed:
+        return placed, 0, "", []
     candidates = [
         Candidate(p.finding, p.anchor.path, _snippet(files[p.anchor.path], p.anchor))
         for p in placed
     ]
     scored = await score(llm, tokenizer, candidates, nonce=nonce, context_tokens=context_tokens)
     kept: list[PlacedFinding] = []
+    drops: list[tuple[str, str, float, float]] = []
     for p, confidence in zip(placed, scored.confidences, strict=True):
         if confidence is not None and confidence < threshold:
             continue
+        needed = learned.get(p.finding.category.value, 0.0)
+        if confidence is not None and confidence < needed:
+            drops.append((p.finding.category.value, p.finding.title, confidence, needed))
+            continue
         kept.append(replace(p, confidence=confidence))
-    return kept, len(placed) - len(kept), scored.failure
+    return kept, len(placed) - len(kept), scored.failure, drops
 
 
 _EXTENSIONS: Mapping[str, Sequence[str]] = {

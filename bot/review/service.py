@@ -17,6 +17,7 @@ from collections.abc import Callable, Mapping, Sequence
 from dataclasses import dataclass, field
 from typing import Any
 
+from bot.feedback.guidance import Guidance
 from bot.forge.errors import ForgeError, NotFound, PermissionDenied
 from bot.forge.protocol import Forge
 from bot.forge.types import (
@@ -69,6 +70,8 @@ class ReviewOutcome:
     summary_url: str = ""
     config_error: str = ""
     counts: Mapping[str, int] = field(default_factory=dict)
+    # (fingerprint, applied | changed | outdated): what became of earlier findings' code
+    acted_on: tuple[tuple[str, str], ...] = ()
 
     def detail(self) -> dict[str, Any]:
         """Plain values for the job record."""
@@ -86,6 +89,8 @@ class ReviewOutcome:
             "unplaced": len(self.result.unplaced) if self.result else 0,
             "skipped_files": [list(s) for s in self.result.skipped[:50]] if self.result else [],
             "dropped_low_confidence": self.result.dropped_low_confidence if self.result else 0,
+            "dropped_learned": len(self.result.learned_drops) if self.result else 0,
+            "acted_on": [list(a) for a in self.acted_on],
             "counts": dict(self.counts),
             "summary_url": self.summary_url,
             "config_error": self.config_error,
@@ -181,7 +186,41 @@ def _remembered(p: PlacedFinding, head_sha: str, comment_id: int | None, status:
         head_sha,
         comment_id,
         status,
+        f.replacement,
     )
+
+
+def _squash(text: str) -> str:
+    return " ".join(text.split())
+
+
+def acted_on(
+    forge: Forge, change: ChangeRequest, gone: Sequence[Remembered], sources: Mapping[str, str]
+) -> list[tuple[str, str]]:
+    """What became of the code of earlier findings that left the diff: ``applied`` (the
+    suggested replacement is in the file now), ``outdated`` (the quoted code is still in the
+    file, the diff moved) or ``changed`` (the code was changed: likely acted upon)."""
+    out: list[tuple[str, str]] = []
+    for r in gone:
+        if not r.quoted_code:
+            continue
+        text = sources.get(r.path)
+        if text is None:
+            try:
+                text = source_text(forge.read_file(change.repo, r.path, ref=change.head_sha))
+            except NotFound:
+                text = ""
+        if text is None:  # binary or too large: no judgement
+            continue
+        now = _squash(text)
+        replacement = _squash(r.replacement or "")
+        if replacement and replacement in now and _squash(r.quoted_code) not in now:
+            out.append((r.fingerprint, "applied"))
+        elif _squash(r.quoted_code) in now:
+            out.append((r.fingerprint, "outdated"))
+        else:
+            out.append((r.fingerprint, "changed"))
+    return out
 
 
 def _counts(placed: Sequence[PlacedFinding]) -> dict[str, int]:
@@ -232,13 +271,25 @@ async def review_change(
     include_drafts: bool = False,
     post: bool = True,
     related: Related | None = None,
+    guidance: Guidance | None = None,
 ) -> ReviewOutcome:
-    """Review change ``number`` and (with ``post``) publish the review and the summary."""
+    """Review change ``number`` and (with ``post``) publish the review and the summary.
+
+    ``guidance`` (the repository's feedback: rules, learned thresholds, history) adds trusted
+    rules to the prompt, raises the second-pass threshold of categories this repository keeps
+    rejecting, and is stated in the summary."""
+    guidance = guidance or Guidance()
     change = forge.get_change(repo, number)
     head = change.head_sha
     if change.state != "open":
         return ReviewOutcome("skipped", f"the change is {change.state}", head)
     config, config_error = read_config(forge, repo, default_branch or change.base_ref)
+    if guidance.rules:
+        extra = guidance.instructions()
+        review_config = config.review.model_copy(
+            update={"instructions": f"{config.review.instructions.strip()}\n\n{extra}".strip()}
+        )
+        config = config.model_copy(update={"review": review_config})
     if not config.review.enabled:
         return ReviewOutcome("skipped", "review is disabled in .assist.toml", head)
     if change.draft and not (include_drafts or config.review.review_drafts):
@@ -277,6 +328,9 @@ async def review_change(
         ),
         skip=dict.fromkeys(unchanged, "unchanged since the last review"),
         related=elsewhere,
+        thresholds={
+            c: t.value for c, t in guidance.thresholds(config.review.min_confidence).items()
+        },
     )
     already = (
         frozenset(fp for fp, r in remembered.items() if r.status in ("posted", "summary"))
@@ -287,6 +341,7 @@ async def review_change(
     )
     by_path = {f.path: f for f in files}
     earlier, outdated = _split_memory(remembered, by_path)
+    acted = tuple(acted_on(forge, change, outdated, request.sources))
     if not post:
         return ReviewOutcome(
             "dry-run",
@@ -299,6 +354,7 @@ async def review_change(
             unchanged=unchanged,
             config_error=config_error,
             counts=_counts(result.placed),
+            acted_on=acted,
         )
     latest = forge.get_change(repo, number)
     if latest.head_sha != head:
@@ -323,6 +379,9 @@ async def review_change(
             f"### Forge Assist review\n\n> **{CONFIG_PATH} was not used:** {config_error}\n",
             1,
         )
+    learned = guidance.summary(config.review.min_confidence, result.learned_drops)
+    if learned:
+        text = f"{text.rstrip()}\n\n{learned}"
     summary = forge.upsert_comment(repo, number, marker=SUMMARY_MARKER, body=text)
     memory.save_patches(key, patches, head)
     counts = _counts([*posted, *refused])
@@ -340,6 +399,7 @@ async def review_change(
         summary_url=summary.url,
         config_error=config_error,
         counts=counts,
+        acted_on=acted,
     )
 
 

@@ -12,6 +12,8 @@ from typing import Any
 from bot.commands import parse_command
 from bot.events import (
     CommandEvent,
+    FeedbackEvent,
+    FeedbackKind,
     Forge,
     Ignored,
     InstallationAction,
@@ -96,6 +98,27 @@ class _ReviewCommentPayload(PayloadModel):
     installation: _Installation | None = None
 
 
+class _ThreadComment(PayloadModel):
+    id: int
+
+
+class _Thread(PayloadModel):
+    comments: list[_ThreadComment]
+
+
+class _ThreadPull(PayloadModel):
+    number: int
+
+
+class _ReviewThreadPayload(PayloadModel):
+    action: str
+    thread: _Thread
+    pull_request: _ThreadPull
+    repository: _Repo
+    sender: _User
+    installation: _Installation | None = None
+
+
 class _PushPayload(PayloadModel):
     ref: str
     before: str
@@ -122,6 +145,8 @@ class _InstallationPayload(PayloadModel):
     repositories_added: list[_InstallRepo] | None = None
     repositories_removed: list[_InstallRepo] | None = None
 
+
+_NO_COMMAND = "no command in comment"
 
 _PULL_ACTIONS = {
     "opened": PullAction.OPENED,
@@ -196,7 +221,7 @@ def _command_event(
         return Normalised(name, repo.full_name, ignored=Ignored("comment is our own"))
     command = parse_command(body, prefix=policy.command_prefix)
     if command is None:
-        return Normalised(name, repo.full_name, ignored=Ignored("no command in comment"))
+        return Normalised(name, repo.full_name, ignored=Ignored(_NO_COMMAND))
     event = CommandEvent(
         repo=repo,
         command=command,
@@ -231,9 +256,10 @@ def _review_comment(payload: dict[str, Any], policy: IntakePolicy) -> Normalised
     name = f"pull_request_review_comment.{p.action}"
     if p.action != "created":
         return Normalised(name, p.repository.full_name, ignored=Ignored(f"action {p.action}"))
-    return _command_event(
+    repo = _repo(p.repository, p.installation)
+    normalised = _command_event(
         name=name,
-        repo=_repo(p.repository, p.installation),
+        repo=repo,
         comment=p.comment,
         sender=p.sender,
         target=TargetKind.PULL,
@@ -241,6 +267,44 @@ def _review_comment(payload: dict[str, Any], policy: IntakePolicy) -> Normalised
         policy=policy,
         thread=p.comment.in_reply_to_id or p.comment.id,
     )
+    no_command = normalised.ignored is not None and normalised.ignored.reason == _NO_COMMAND
+    if not (no_command and p.comment.in_reply_to_id):
+        return normalised
+    # A reply in a review thread: feedback if the thread is one of our findings (the job
+    # checks), and an answer in the thread when it addresses the bot.
+    body = p.comment.body or ""
+    event = FeedbackEvent(
+        repo=repo,
+        number=p.pull_request.number,
+        kind=FeedbackKind.REPLY,
+        value=body,
+        actor=p.comment.user.login,
+        comment_id=p.comment.id,
+        target_comment_id=p.comment.in_reply_to_id,
+        addressed=policy.addresses_bot(body),
+    )
+    return Normalised(name, repo.full_name, events=(event,))
+
+
+def _review_thread(payload: dict[str, Any], policy: IntakePolicy) -> Normalised:
+    p = parse_payload(_ReviewThreadPayload, payload, "pull_request_review_thread")
+    name = f"pull_request_review_thread.{p.action}"
+    if p.action not in ("resolved", "unresolved"):
+        return Normalised(name, p.repository.full_name, ignored=Ignored(f"action {p.action}"))
+    reason = _bot_reason(p.sender, policy)
+    if reason:
+        return Normalised(name, p.repository.full_name, ignored=Ignored(reason))
+    if not p.thread.comments:
+        return Normalised(name, p.repository.full_name, ignored=Ignored("thread has no comments"))
+    event = FeedbackEvent(
+        repo=_repo(p.repository, p.installation),
+        number=p.pull_request.number,
+        kind=FeedbackKind.THREAD,
+        value=p.action,
+        actor=p.sender.login,
+        target_comment_id=p.thread.comments[0].id,
+    )
+    return Normalised(name, p.repository.full_name, events=(event,))
 
 
 def _push(payload: dict[str, Any], _policy: IntakePolicy) -> Normalised:
@@ -290,6 +354,7 @@ _HANDLERS: dict[str, _Handler] = {
     "pull_request": _pull_request,
     "issue_comment": _issue_comment,
     "pull_request_review_comment": _review_comment,
+    "pull_request_review_thread": _review_thread,
     "push": _push,
     "installation": lambda p, _policy: _installation(p, "installation"),
     "installation_repositories": lambda p, _policy: _installation(p, "installation_repositories"),

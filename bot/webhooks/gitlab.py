@@ -10,6 +10,8 @@ from pydantic import Field
 from bot.commands import parse_command
 from bot.events import (
     CommandEvent,
+    FeedbackEvent,
+    FeedbackKind,
     Forge,
     Ignored,
     Normalised,
@@ -69,6 +71,7 @@ class _NoteAttributes(PayloadModel):
     noteable_type: str
     discussion_id: str | None = None
     system: bool = False
+    type: str | None = None  # DiffNote / DiscussionNote in a thread, None for a lone note
 
 
 class _Noteable(PayloadModel):
@@ -81,6 +84,32 @@ class _NotePayload(PayloadModel):
     object_attributes: _NoteAttributes
     merge_request: _Noteable | None = None
     issue: _Noteable | None = None
+
+
+class _AwardAttributes(PayloadModel):
+    id: int
+    name: str
+    awardable_type: str
+    awardable_id: int
+    action: str | None = None
+
+
+class _AwardedNote(PayloadModel):
+    noteable_type: str
+    discussion_id: str | None = None
+
+
+class _EmojiPayload(PayloadModel):
+    event_type: str | None = None
+    user: _User
+    project: _Project
+    object_attributes: _AwardAttributes
+    note: _AwardedNote | None = None
+    merge_request: _Noteable | None = None
+
+
+# GitLab award emoji names -> the reaction names both forges share
+EMOJI_REACTIONS = {"thumbsup": "+1", "thumbsdown": "-1"}
 
 
 class _PushPayload(PayloadModel):
@@ -184,6 +213,21 @@ def _note(payload: dict[str, Any], policy: IntakePolicy) -> Normalised:
     if policy.marker in attrs.note:
         return Normalised(name, repo, ignored=Ignored("comment is our own"))
     command = parse_command(attrs.note, prefix=policy.command_prefix)
+    threaded = attrs.type in ("DiffNote", "DiscussionNote")
+    if command is None and target is TargetKind.PULL and attrs.discussion_id and threaded:
+        # A note in a discussion: feedback if the discussion is one of our findings (the job
+        # checks), and an answer in it when it addresses the bot.
+        feedback = FeedbackEvent(
+            repo=_repo(p.project),
+            number=number,
+            kind=FeedbackKind.REPLY,
+            value=attrs.note,
+            actor=p.user.username,
+            comment_id=attrs.id,
+            discussion_id=attrs.discussion_id,
+            addressed=policy.addresses_bot(attrs.note),
+        )
+        return Normalised(name, repo, events=(feedback,))
     if command is None:
         return Normalised(name, repo, ignored=Ignored("no command in comment"))
     event = CommandEvent(
@@ -212,8 +256,40 @@ def _push(payload: dict[str, Any], _policy: IntakePolicy) -> Normalised:
     return Normalised("Push Hook", repo, events=(event,))
 
 
+def _emoji(payload: dict[str, Any], policy: IntakePolicy) -> Normalised:
+    p = parse_payload(_EmojiPayload, payload, "Emoji Hook")
+    attrs = p.object_attributes
+    action = attrs.action or p.event_type or "award"
+    name = f"Emoji Hook.{action}"
+    repo = p.project.path_with_namespace
+    on_mr_note = (
+        attrs.awardable_type == "Note"
+        and p.note is not None
+        and p.note.noteable_type == "MergeRequest"
+        and p.merge_request is not None
+    )
+    if not on_mr_note or p.merge_request is None:
+        return Normalised(name, repo, ignored=Ignored(f"award on {attrs.awardable_type}"))
+    reason = _bot_reason(p.user, policy)
+    if reason:
+        return Normalised(name, repo, ignored=Ignored(reason))
+    event = FeedbackEvent(
+        repo=_repo(p.project),
+        number=p.merge_request.iid,
+        kind=FeedbackKind.REACTION,
+        value=EMOJI_REACTIONS.get(attrs.name, attrs.name),
+        actor=p.user.username,
+        comment_id=attrs.id,
+        target_comment_id=attrs.awardable_id,
+        discussion_id=p.note.discussion_id if p.note else None,
+        revoked=action == "revoke",
+    )
+    return Normalised(name, repo, events=(event,))
+
+
 _HANDLERS = {
     "Merge Request Hook": _merge_request,
+    "Emoji Hook": _emoji,
     "Note Hook": _note,
     "Push Hook": _push,
 }

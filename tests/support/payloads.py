@@ -150,6 +150,7 @@ def gitlab_note(
     body: str,
     author: str,
     discussion_id: str | None = None,
+    note_type: str | None = None,
 ) -> dict[str, Any]:
     payload = _gitlab(corpora, "set-b/note_merge_request.json")
     _gitlab_project(payload, repo, project_id)
@@ -159,7 +160,87 @@ def gitlab_note(
     attrs.update({"id": note_id, "note": body, "noteable_type": "MergeRequest", "system": False})
     if discussion_id is not None:
         attrs["discussion_id"] = discussion_id
+    if note_type is not None:
+        attrs["type"] = note_type
     payload["merge_request"]["iid"] = iid
+    return payload
+
+
+def gitlab_emoji(
+    corpora: Path,
+    *,
+    repo: str,
+    project_id: int,
+    iid: int,
+    note_id: int,
+    name: str,
+    author: str,
+    discussion_id: str | None = None,
+    action: str = "award",
+) -> dict[str, Any]:
+    """An award emoji on a note of a merge request (the corpus example is on an issue note:
+    its ``issue`` becomes the ``merge_request`` GitLab sends for merge request notes)."""
+    payload = _gitlab(corpora, "set-a/emoji.json")
+    payload["project"].update(
+        {"id": project_id, "path_with_namespace": repo, "default_branch": "main"}
+    )
+    payload["project_id"] = project_id
+    payload["user"]["username"] = author
+    payload["event_type"] = action
+    attrs = payload["object_attributes"]
+    attrs.update({"name": name, "awardable_type": "Note", "awardable_id": note_id,
+                  "action": action, "id": note_id * 7 + len(name)})  # fmt: skip
+    payload["note"].update({"id": note_id, "noteable_type": "MergeRequest",
+                            "discussion_id": discussion_id})  # fmt: skip
+    mr = payload.pop("issue")
+    mr["iid"] = iid
+    payload["merge_request"] = mr
+    return payload
+
+
+def github_review_reply(
+    corpora: Path,
+    *,
+    repo: str,
+    repo_id: int,
+    number: int,
+    comment_id: int,
+    in_reply_to: int,
+    body: str,
+    author: str,
+    installation: int | None = None,
+) -> dict[str, Any]:
+    """A reply in a review thread (``pull_request_review_comment`` created)."""
+    payload = _github(corpora, "pull_request_review_comment", "created")
+    _github_repo(payload, repo, repo_id, installation)
+    payload["pull_request"]["number"] = number
+    payload["comment"].update({"id": comment_id, "body": body, "in_reply_to_id": in_reply_to})
+    payload["comment"]["user"]["login"] = author
+    payload["comment"]["user"]["type"] = "User"
+    payload["sender"]["login"] = author
+    payload["sender"]["type"] = "User"
+    return payload
+
+
+def github_review_thread(
+    corpora: Path,
+    *,
+    repo: str,
+    repo_id: int,
+    number: int,
+    first_comment: int,
+    action: str,
+    author: str,
+    installation: int | None = None,
+) -> dict[str, Any]:
+    """A review thread resolved or unresolved (``pull_request_review_thread``)."""
+    payload = _github(corpora, "pull_request_review_thread", action)
+    _github_repo(payload, repo, repo_id, installation)
+    payload["pull_request"]["number"] = number
+    payload["thread"]["comments"] = payload["thread"]["comments"][:1]
+    payload["thread"]["comments"][0]["id"] = first_comment
+    payload["sender"]["login"] = author
+    payload["sender"]["type"] = "User"
     return payload
 
 

@@ -35,6 +35,11 @@ def assist_cmd(*args: str) -> list[str]:
     return [sys.executable, "-m", "bot", *args]
 
 
+# A loaded machine (shared CI runners, many sessions) can take more than 30 s to import the
+# app; waiting longer for it to answer costs nothing when it is quick.
+START_TIMEOUT_S = float(os.environ.get("ASSIST_TEST_START_TIMEOUT_S", "120"))
+
+
 def wait_http(
     url: str, *, timeout: float = 30.0, proc: subprocess.Popen[bytes] | None = None
 ) -> None:
@@ -65,7 +70,7 @@ def serve(env: Mapping[str, str], *, workers: int = 1) -> Iterator[str]:
     base = f"http://127.0.0.1:{port}"
     try:
         try:
-            wait_http(base + "/healthz", proc=None)
+            wait_http(base + "/healthz", proc=None, timeout=START_TIMEOUT_S)
         except TimeoutError:
             log.seek(0)
             raise RuntimeError(f"assist serve did not start:\n{log.read().decode()}") from None

@@ -258,6 +258,24 @@ def react_review_comment(forge: TestForge, req: Request, p: dict[str, str]) -> R
     return _reaction(forge, req, repo, _note(repo, p["comment_id"], "review"))
 
 
+@route("get", "/repos/{owner}/{repo}/pulls/comments/{comment_id}/reactions")
+def list_review_comment_reactions(forge: TestForge, req: Request, p: dict[str, str]) -> Response:
+    repo = find_repo(forge, p)
+    note = _note(repo, p["comment_id"], "review")
+    items = [
+        {
+            "id": index + 1,
+            "node_id": f"REA_{index + 1}",
+            "user": user_json(forge, login),
+            "content": content,
+            "created_at": note.created_at,
+        }
+        for index, (login, content) in enumerate(note.reactions)
+    ]
+    url = f"{req.base_url}/repos/{repo.path}/pulls/comments/{note.id}/reactions"
+    return paginate_github(req, items, url)
+
+
 # --- reviews ----------------------------------------------------------------------------------
 
 

@@ -210,7 +210,7 @@ def note_json(
     }
     if note.position:
         data["position"] = note.position
-        data["resolved"] = False
+        data["resolved"] = note.resolved
     return data
 
 

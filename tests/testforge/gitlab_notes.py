@@ -205,3 +205,25 @@ def award_emoji(forge: TestForge, req: Request, p: dict[str, str]) -> Response:
             "awardable_type": "Note",
         },
     )
+
+
+@route("GET", f"/projects/{{id}}/{NOTEABLE}/(?P<iid>\\d+)/notes/(?P<note_id>\\d+)/award_emoji")
+def list_award_emoji(forge: TestForge, req: Request, p: dict[str, str]) -> Response:
+    repo = find_repo(forge, p)
+    noteable = noteable_of(repo, p)
+    note = _find_note(repo, noteable, p["note_id"])
+    names = {v: k for k, v in EMOJI.items()}
+    items = [
+        {
+            "id": index + 1,
+            "name": names.get(content, content),
+            "user": user_json(forge, login),
+            "created_at": note.created_at,
+            "updated_at": note.updated_at,
+            "awardable_id": note.id,
+            "awardable_type": "Note",
+        }
+        for index, (login, content) in enumerate(note.reactions)
+    ]
+    url = f"{req.base_url}/projects/{p['id']}/{p['kind']}/{p['iid']}"
+    return paginate_gitlab(req, items, f"{url}/notes/{note.id}/award_emoji")

@@ -297,6 +297,39 @@ class TestForge:
                 self.add_note(r, number, author, body)
             return len(bodies)
 
+    def react(self, repo: str, comment_id: int, login: str, content: str) -> None:
+        """``login`` reacts to a comment (GitHub reaction content, e.g. ``+1``; GitLab award
+        emoji are mapped from these)."""
+        with self.lock:
+            note = self._find(repo, comment_id)
+            if (login, content) not in note.reactions:
+                note.reactions.append((login, content))
+            self.user(login)
+
+    def reply(self, repo: str, comment_id: int, body: str, *, author: str = "alice") -> int:
+        """A reply in the thread of an inline comment (a GitLab discussion note)."""
+        with self.lock:
+            r = self.repo(repo)
+            parent = self._find(repo, comment_id)
+            note = self.add_note(r, parent.number, author, body, kind=parent.kind,
+                                 thread=parent.thread)  # fmt: skip
+            note.path, note.line, note.side, note.commit_id = (
+                parent.path, parent.line, parent.side, parent.commit_id,
+            )  # fmt: skip
+            note.in_reply_to = parent.in_reply_to or parent.id
+            return note.id
+
+    def resolve(self, repo: str, comment_id: int, resolved: bool = True) -> None:
+        """Resolve (or unresolve) the thread that ``comment_id`` starts."""
+        with self.lock:
+            self._find(repo, comment_id).resolved = resolved
+
+    def _find(self, repo: str, comment_id: int) -> Note:
+        for note in self.repo(repo).notes:
+            if note.id == comment_id:
+                return note
+        raise HttpError(404, {"message": "Not Found"})
+
     def set_permission(self, repo: str, login: str, role: str) -> None:
         """``role``: none, read, triage, write, maintain or admin."""
         with self.lock:

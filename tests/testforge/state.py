@@ -74,6 +74,7 @@ class Note:
     in_reply_to: int | None = None
     review_id: int | None = None
     reactions: list[tuple[str, str]] = field(default_factory=list)
+    resolved: bool = False  # the thread this note starts is resolved (GitLab's REST shows it)
 
 
 @dataclass

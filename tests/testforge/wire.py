@@ -26,7 +26,7 @@ if TYPE_CHECKING:
 RPC_METHODS = {
     "create_repo", "commit", "add_pull", "close", "add_issue", "add_comment", "add_comments",
     "add_user", "set_permission", "add_app", "add_installation", "inject", "clear_faults",
-    "revoke_tokens",
+    "revoke_tokens", "react", "reply", "resolve",
     "pull", "pulls", "issues", "comments", "discussions", "reviews", "statuses", "refs",
     "read", "token_request_count", "requests_log", "violations",
 }  # fmt: skip

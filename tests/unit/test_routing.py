@@ -41,10 +41,14 @@ def test_same_event_twice_is_one_job() -> None:
     assert len(specs) == 1
 
 
-def test_closed_goes_to_index_queue() -> None:
-    (spec,) = route(all_routes(), [_pull("a" * 40, PullAction.CLOSED)])
-    assert spec.queue is QueueName.INDEX
-    assert spec.job_id.startswith("forget-")
+def test_closed_drops_the_overlay_and_harvests_feedback() -> None:
+    forget, harvest = route(all_routes(), [_pull("a" * 40, PullAction.CLOSED)])
+    assert forget.queue is QueueName.INDEX
+    assert forget.job_id.startswith("forget-")
+    assert (harvest.queue, harvest.func) == (
+        QueueName.REVIEW,
+        "bot.features.feedback.harvest_job",
+    )
 
 
 def test_commands_by_target() -> None:
@@ -58,4 +62,7 @@ def test_commands_by_target() -> None:
     assert one(CommandName.FIX, TargetKind.ISSUE) == "fix"
     assert one(CommandName.ASK, TargetKind.PULL, "why?") == "ask"
     assert one(CommandName.ASK, TargetKind.PULL) == "help"
+    assert one(CommandName.REMEMBER, TargetKind.PULL, "we assert in tests") == "rules"
+    assert one(CommandName.RULES, TargetKind.ISSUE) == "rules"
+    assert one(CommandName.FORGET, TargetKind.PULL, "3") == "rules"
     assert one(CommandName.HELP, TargetKind.ISSUE) == "help"
