@@ -176,8 +176,11 @@ class FixJob:
                     scratch=Path(tmp) / "scratch",
                     progress=self.progress,
                     current_diff=target.current_diff,
+                    repo=c.repo.path,
+                    forge=c.repo.forge,
                 )
             )
+            ws.verify()  # git runs in it again only if its config is still what git wrote
             if outcome.ready:
                 return self._propose(ws, target, outcome, base_sha, default)
             return self._give_up(ws, target, outcome, base_sha, config)

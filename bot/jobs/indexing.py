@@ -33,6 +33,7 @@ from indexer.store_server import QdrantServerStore
 
 log = logging.getLogger(__name__)
 
+
 class MirrorError(RuntimeError):
     """The repository could not be fetched; the message carries no credentials."""
 
