@@ -138,7 +138,7 @@ async def run_fix(
     context = settings.llm_context_tokens
     options = FixOptions(
         candidates=config.candidates,
-        allow_ci=config.allow_workflow_edits,
+        allow_ci=config.allow_workflow_edits and settings.fix_allow_build_edits,
         context_tokens=context,
         answer_tokens=min(settings.fix_answer_tokens, context // 2),
         locate_tokens=min(512, context // 4),

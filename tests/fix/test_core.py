@@ -64,6 +64,20 @@ def test_ci_edits_only_when_allowed() -> None:
     assert "allow_workflow_edits" in (refusal(".gitlab-ci.yml") or "")
 
 
+@pytest.mark.parametrize(
+    "path",
+    ["Makefile", "setup.py", "pyproject.toml", "web/package.json", ".husky/pre-commit",
+     "conftest.py", "src/conftest.py", "requirements-dev.txt", ".gitattributes"],
+)  # fmt: skip
+def test_build_hook_and_dependency_files_are_refused_unless_allowed(path: str) -> None:
+    assert "ASSIST_FIX_ALLOW_BUILD_EDITS" in (refusal(path) or "")
+    assert refusal(path, allow_ci=True) is None
+
+
+def test_tests_may_add_their_own_conftest() -> None:
+    assert refusal("tests/conftest.py") is None
+
+
 def test_syntax_check_counts_only_new_errors() -> None:
     assert (syntax_errors("a.py", "def f(:\n") or 0) > 0
     assert syntax_errors("notes.txt", "anything") is None
