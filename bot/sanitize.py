@@ -5,8 +5,9 @@ repository's test output). Pure.
   (a zero-width joiner after the sigil, so they read the same and notify or link nobody);
 - raw HTML is dropped (tags and comments, so also every hidden ``forge-assist:`` marker: only
   the code that builds a comment adds ours, after sanitising);
-- code fences are balanced, so untrusted text cannot open a fence that swallows what follows
-  (or close ours and start a fake ``suggestion`` block);
+- code fences are balanced, so untrusted text cannot open a fence that swallows what follows,
+  and a ``suggestion`` fence in prose becomes a plain ``text`` block (a committable
+  suggestion is only ever written by our renderer, from a checked replacement);
 - secrets are redacted: tokens in the shapes the forges and common tools issue, private key
   blocks, credentials in URLs, and any exact value the caller names.
 """
@@ -67,6 +68,19 @@ def strip_html(text: str) -> str:
     return _MARKER.sub("forge-assist" + _JOINER + ":", text)
 
 
+def defuse_suggestions(text: str) -> str:
+    """Fences in untrusted prose that would post a committable ``suggestion`` shown as plain
+    text blocks instead (only the code that renders a checked replacement writes one)."""
+    out = []
+    for line in text.splitlines(keepends=True):
+        match = _FENCE.match(line.rstrip("\r\n"))
+        if match is not None and match.group(3).strip().lower().startswith("suggestion"):
+            end = line[len(line.rstrip("\r\n")) :]
+            line = f"{match.group(1)}{match.group(2)}text{end}"
+        out.append(line)
+    return "".join(out)
+
+
 def balance_fences(text: str) -> str:
     """Close a fence left open at the end (the same character, at least as long)."""
     open_fence: str | None = None
@@ -86,7 +100,8 @@ def balance_fences(text: str) -> str:
 
 def untrusted(text: str, *, secrets: Iterable[str] = ()) -> str:
     """Everything above: what any untrusted text goes through before it is posted."""
-    return balance_fences(neutralise(strip_html(redact_secrets(text, extra=secrets))))
+    clean = strip_html(redact_secrets(text, extra=secrets))
+    return balance_fences(defuse_suggestions(neutralise(clean)))
 
 
 def inline(text: str, *, limit: int = 200) -> str:
@@ -94,6 +109,12 @@ def inline(text: str, *, limit: int = 200) -> str:
     flat = " ".join(untrusted(text).split())
     flat = flat.replace("`", "'")
     return flat if len(flat) <= limit else flat[: limit - 1] + "…"
+
+
+def marker_free(code: str) -> str:
+    """Code shown verbatim (a suggested replacement) with any ``forge-assist:`` marker text
+    broken, so no posted code can pose as our hidden markers."""
+    return _MARKER.sub("forge-assist" + _JOINER + ":", code)
 
 
 def code_block(text: str, *, language: str = "") -> str:

@@ -196,15 +196,15 @@ def test_prompts_fence_the_untrusted_parts() -> None:
 
 
 def test_render_defuses_model_text_and_names_branches() -> None:
-    assert render.inert("ping @octocat <!-- forge-assist:x -->") == (
-        "ping @\u200boctocat &lt;!-- forge-assist:x --&gt;"
+    assert render.inert("ping @octocat <!-- forge-assist:x --> <b>#3</b>") == (
+        "ping @\u2060octocat  #\u20603"
     )
     assert render.branch_name(12, "0123456789abcdef") == "assist/fix-12-0123456"
     assert render.issue_of_branch("assist/fix-12-0123456") == 12
     assert render.issue_of_branch("assist/fix-12-0123456-partial") == 12
     assert render.issue_of_branch("feature/fix-12") is None
     issue = IssueText(12, "Totals\nare wrong @team", "")
-    assert render.title(issue) == "Fix #12: Totals are wrong @\u200bteam"
+    assert render.title(issue) == "Fix #12: Totals are wrong @\u2060team"
 
 
 def test_answer_paths_are_made_canonical_but_never_made_safe() -> None:
