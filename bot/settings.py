@@ -217,6 +217,11 @@ class Settings(BaseSettings):
     sandbox_processes: int = Field(
         256, gt=0, description="Most processes the sandboxed test command may have at once."
     )
+    sandbox_queue: bool = Field(
+        False,
+        description="Run repository code on the `sandbox` queue, served by the secretless "
+        "`assist worker --role sandbox`, instead of in the fix worker's own sandbox.",
+    )
     sandbox_toolchains_dir: Path | None = Field(
         None,
         description="Operator-built, read-only toolchains: `<dir>/<forge>/<owner>/<name>` (or "

@@ -15,7 +15,7 @@ from bot.fix.errors import SandboxUnavailable
 from bot.fix.pipeline import FixOptions, FixOutcome, NoTests, Progress, TestRunner, fix_issue
 from bot.fix.prompt import IssueText
 from bot.fix.retrieval import IndexSearch, index_workspace
-from bot.fix.sandbox import Limits, SandboxRunner, isolation
+from bot.fix.sandbox import Limits, QueuedSandbox, SandboxRunner, isolation
 from bot.fix.workspace import GitWorkspace
 from bot.jobs.indexing import index_lock
 from bot.llm import LLMConfig, OpenAIClient, derive_nonce, new_nonce, tokenizer_for
@@ -82,6 +82,10 @@ def test_runner(
         disk_mb=settings.sandbox_disk_mb,
         processes=settings.sandbox_processes,
     )
+    if settings.sandbox_queue:
+        return QueuedSandbox(
+            root, config.test_command, limits, settings.redis_url, settings.queue_prefix
+        )
     try:
         iso = isolation()
     except SandboxUnavailable as exc:

@@ -75,3 +75,30 @@ class SandboxRunner:
             secrets=self.secrets,
         )  # fmt: skip
         return describe(self.command, outcome, self.limits)
+
+
+@dataclass(frozen=True, slots=True)
+class QueuedSandbox:
+    """The ``tests`` check run by the secretless sandbox role (:mod:`bot.sandbox.role`): the
+    tree goes by value on the ``sandbox`` queue; this worker never runs repository code."""
+
+    root: Path
+    command: str
+    limits: Limits
+    redis_url: str
+    prefix: str
+
+    def run(self, changed: Mapping[str, str]) -> CheckResult:
+        from bot.sandbox.role import QueuedSandboxError, run_queued
+
+        try:
+            tree = pack(self.root, changed)
+        except TreeTooLarge as exc:
+            return CheckResult("tests", Status.SKIPPED, f"not run: {exc}")
+        try:
+            outcome = run_queued(self.redis_url, self.prefix, tree, self.command, self.limits)
+        except bwrap.Unavailable as exc:
+            return CheckResult("tests", Status.SKIPPED, f"not run: {exc}")
+        except QueuedSandboxError as exc:
+            return CheckResult("tests", Status.SKIPPED, f"not run: {exc}")
+        return describe(self.command, outcome, self.limits)
