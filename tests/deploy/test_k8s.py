@@ -233,6 +233,7 @@ def test_the_bot_image_is_one_image_with_its_own_commands(k8s_docs: list[dict[st
         "assist-migrate": "db",
         "assist-api": "serve",
         **{f"assist-worker-{q.value}": "worker" for q in QueueName},
+        "assist-sandbox": "worker",
     }
 
 
@@ -365,6 +366,8 @@ def test_network_policies_deny_by_default_and_allow_each_path(
     assert egress_ports("assist-worker") == {6379, 5432, 6333, 6334, 8000, 443}
     assert ingress_ports("assist-worker") == set()
     assert egress_ports("assist-migrate") == {5432}
+    assert egress_ports("assist-sandbox") == {6379}  # the queue; nothing else
+    assert ingress_ports("assist-sandbox") == set()
     assert ingress_ports("vllm") == {8000}
     # Every workload is selected by a policy of its own besides the default deny.
     for doc in workloads(k8s_docs):
@@ -422,3 +425,17 @@ def test_app_mode_lines_load_and_point_at_the_mounted_key(k8s_docs: list[dict[st
             assert volume["secret"]["secretName"] == "assist-github-app"
         else:  # the api verifies webhooks and never calls a forge: no key there
             assert key_dir not in mounts, name
+
+
+def test_the_sandbox_role_holds_no_credentials(k8s_docs: list[dict[str, Any]]) -> None:
+    from bot.sandbox.role import credentials_in
+
+    sandbox = by_kind(k8s_docs, "Deployment")["assist-sandbox"]
+    spec = pod_spec(sandbox)
+    assert spec["automountServiceAccountToken"] is False
+    (container,) = spec["containers"]
+    assert container["args"] == ["worker", "--role", "sandbox"]
+    assert "envFrom" not in container  # not the whole assist-secrets
+    names = {v["name"]: "set" for v in container["env"]}
+    assert credentials_in(names) == []
+    assert container["securityContext"]["readOnlyRootFilesystem"] is True
