@@ -206,11 +206,6 @@ class Settings(BaseSettings):
         description="`/assist fix` may change CI, build, hook and dependency files (workflows, "
         "Makefile, setup.py, package.json...); off: such edits are refused with the reason.",
     )
-    fix_push_remote: str | None = Field(
-        None,
-        description="Push fix branches to this fork (`owner/name` on the same forge) instead of "
-        "the base repository, so bot branches never run in CI with the base repository's secrets.",
-    )
     sandbox_disk_mb: int = Field(
         1024, gt=0, description="Size of the sandbox's writable /work (tree and test output), MiB."
     )
