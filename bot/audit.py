@@ -118,6 +118,9 @@ class AuditedForge:
     ) -> tuple[Comment, ...]:
         return self._inner.list_comments(repo, number, marker=marker, on=on)
 
+    def comment_as_posted(self, repo: RepoRef, comment: Comment) -> Comment | None:
+        return self._inner.comment_as_posted(repo, comment)
+
     def permission(self, repo: RepoRef, user: str) -> Permission:
         return self._inner.permission(repo, user)
 
