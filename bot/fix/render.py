@@ -12,7 +12,7 @@ from bot.fix.patch import diff_stat
 from bot.fix.pipeline import CandidateResult, FixOutcome
 from bot.fix.prompt import IssueText
 from bot.forge.markers import hidden_marker
-from bot.sanitize import inline, redact_secrets, untrusted
+from bot.sanitize import redact_secrets, untrusted
 
 BRANCH_PREFIX = "assist/fix-"
 _BRANCH = re.compile(r"^assist/fix-(\d+)-[0-9a-f]{7,40}(?:-partial)?$")
@@ -78,7 +78,7 @@ def _wrap(text: str, width: int) -> str:
 
 def _detail(check: CheckResult) -> tuple[str, str]:
     first, _, rest = check.detail.partition("\n")
-    return inline(first, limit=300).replace("|", "\\|"), rest.strip()
+    return " ".join(untrusted(first).split()).replace("|", "\\|"), rest.strip()
 
 
 def checks_table(checks: Sequence[CheckResult]) -> str:
