@@ -85,6 +85,9 @@ def create_app(
     async def receive(forge: Forge, request: Request) -> JSONResponse:
         started = time.perf_counter()
         headers: Mapping[str, str] = request.headers
+        early = intake.precheck(forge, headers)  # before a byte of the body is read
+        if early is not None:
+            return respond(forge, early, started)
         body = await _read_limited(request, settings.max_body_bytes)
         if body is None:
             size = int(request.headers.get("content-length") or settings.max_body_bytes + 1)

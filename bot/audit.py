@@ -124,6 +124,9 @@ class AuditedForge:
     ) -> tuple[FindingThread, ...]:
         return self._inner.finding_threads(repo, number, marker=marker)
 
+    def comment_as_posted(self, repo: RepoRef, comment: Comment) -> Comment | None:
+        return self._inner.comment_as_posted(repo, comment)
+
     def permission(self, repo: RepoRef, user: str) -> Permission:
         return self._inner.permission(repo, user)
 

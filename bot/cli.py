@@ -46,6 +46,65 @@ eval_app = typer.Typer(
 app.add_typer(eval_app, name="eval")
 export_app = typer.Typer(no_args_is_help=True, help="Export data for fine-tuning.")
 app.add_typer(export_app, name="export")
+sandbox_app = typer.Typer(
+    no_args_is_help=True, help="The sandbox repository code runs in (tests of `/assist fix`)."
+)
+app.add_typer(sandbox_app, name="sandbox")
+
+
+@sandbox_app.command("check")
+def sandbox_check() -> None:
+    """What this machine can isolate: runs the sandbox once and says so, or why not."""
+    from bot.sandbox import bwrap
+
+    try:
+        iso = bwrap.probe()
+    except bwrap.Unavailable as exc:
+        typer.echo(f"sandbox: not available: {exc}")
+        raise typer.Exit(1) from exc
+    drop = f"root dropped to uid {bwrap.SANDBOX_UID} first" if iso.setpriv else "not root"
+    typer.echo(
+        "sandbox: available (bubblewrap: user, pid, mount, ipc, uts and network namespaces; "
+        f"{drop}; limits by prlimit; tmpfs /work, /tmp, $HOME)"
+    )
+
+
+@sandbox_app.command(
+    "run", context_settings={"allow_extra_args": True, "ignore_unknown_options": True}
+)
+def sandbox_run(
+    ctx: typer.Context,
+    tree: Annotated[Path, typer.Option(help="The directory the command sees as /work.")],
+    timeout: Annotated[int, typer.Option(help="Wall-clock limit, seconds.")] = 600,
+) -> None:
+    """Run `-- CMD ...` on a copy of TREE exactly as `/assist fix` runs a repository's tests."""
+    import shlex
+
+    from bot.sandbox import bwrap
+    from bot.sandbox.tree import pack
+
+    command = shlex.join(ctx.args)
+    if not command:
+        typer.echo("assist sandbox run: give the command after --", err=True)
+        raise typer.Exit(2)
+    settings = _settings()
+    try:
+        iso = bwrap.probe()
+    except bwrap.Unavailable as exc:
+        typer.echo(f"sandbox: not run: {exc}", err=True)
+        raise typer.Exit(1) from exc
+    limits = bwrap.Limits(
+        timeout_s=timeout,
+        memory_mb=settings.fix_sandbox_memory_mb,
+        disk_mb=settings.sandbox_disk_mb,
+        processes=settings.sandbox_processes,
+    )
+    outcome = bwrap.run(iso, limits, pack(tree, {}), command)
+    typer.echo(outcome.output, nl=False)
+    if outcome.timed_out:
+        typer.echo(f"sandbox: killed after {timeout}s", err=True)
+        raise typer.Exit(124)
+    raise typer.Exit(outcome.returncode or 0)
 
 
 def _settings() -> Settings:
@@ -171,12 +230,34 @@ def worker(
     ] = None,
     burst: Annotated[bool, typer.Option(help="Exit when the queues are empty.")] = False,
     name: Annotated[str | None, typer.Option(help="Worker name.")] = None,
+    role: Annotated[
+        str,
+        typer.Option(
+            help="jobs: the queues above; sandbox: the secretless runner of repository code "
+            "(the `sandbox` queue; refuses to start with credentials in its environment)."
+        ),
+    ] = "jobs",
 ) -> None:
     """Run an RQ worker on the named queues (all by default)."""
     from bot.routing import QueueName
     from bot.services import configure_logging
     from bot.worker import run_worker
 
+    if role == "sandbox":
+        from bot.sandbox.role import RoleRefused, check_role_env, run_sandbox_worker
+
+        try:
+            check_role_env(os.environ)  # before anything reads a setting or connects
+            settings = _settings()
+            configure_logging(settings.log_level)
+            run_sandbox_worker(settings.redis_url, settings.queue_prefix, burst=burst)
+        except RoleRefused as exc:
+            typer.echo(f"assist worker: {exc}", err=True)
+            raise typer.Exit(2) from exc
+        return
+    if role != "jobs":
+        typer.echo(f"assist worker: unknown role {role!r}; roles are jobs, sandbox", err=True)
+        raise typer.Exit(2)
     settings = _settings()
     try:
         queues = [QueueName(q) for q in (queue or [q.value for q in QueueName])]

@@ -196,6 +196,38 @@ class Settings(BaseSettings):
     fix_sandbox_memory_mb: int = Field(
         2048, gt=0, description="Address-space limit of a repository's sandboxed test command, MiB."
     )
+    fix_run_tests: bool = Field(
+        False,
+        description="Operator switch: repositories' own test commands may run (in the "
+        "bubblewrap sandbox), only for repositories in ASSIST_FIX_RUN_TESTS_REPOS that also set "
+        "`[fix] run_tests = true`. Off: repository code never runs.",
+    )
+    fix_run_tests_repos: Annotated[list[str], NoDecode] = Field(
+        default_factory=list,
+        description="Repositories (`owner/name`) or namespaces (`group/*`, any depth below) "
+        "whose tests may run when ASSIST_FIX_RUN_TESTS is on; comma-separated.",
+    )
+    fix_allow_build_edits: bool = Field(
+        False,
+        description="`/assist fix` may change CI, build, hook and dependency files (workflows, "
+        "Makefile, setup.py, package.json...); off: such edits are refused with the reason.",
+    )
+    sandbox_disk_mb: int = Field(
+        1024, gt=0, description="Size of the sandbox's writable /work (tree and test output), MiB."
+    )
+    sandbox_processes: int = Field(
+        256, gt=0, description="Most processes the sandboxed test command may have at once."
+    )
+    sandbox_queue: bool = Field(
+        False,
+        description="Run repository code on the `sandbox` queue, served by the secretless "
+        "`assist worker --role sandbox`, instead of in the fix worker's own sandbox.",
+    )
+    sandbox_toolchains_dir: Path | None = Field(
+        None,
+        description="Operator-built, read-only toolchains: `<dir>/<forge>/<owner>/<name>` (or "
+        "`<dir>/default`) is bound at /opt/toolchain in the sandbox, its bin/ first on PATH.",
+    )
 
     # --- limits ---------------------------------------------------------------------------
     job_heartbeat_s: int = Field(
@@ -287,6 +319,7 @@ class Settings(BaseSettings):
         "github_webhook_secrets",
         "gitlab_webhook_tokens",
         "bot_logins",
+        "fix_run_tests_repos",
         "llm_base_urls",
         "job_retry_backoff_s",
         "console_operator_roles",

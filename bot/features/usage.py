@@ -11,6 +11,7 @@ from bot.jobs.context import WorkerContext
 from bot.jobs.forge import command_comment, job_forge, job_repo
 from bot.jobs.record import recorded
 from bot.routing import JobSpec, QueueName, Route, job_id
+from bot.sanitize import inline
 
 HELP_TEXT = """\
 **Forge Assist** commands:
@@ -31,7 +32,9 @@ def _misuse(event: CommandEvent) -> str | None:
     name = event.command.name
     if name is CommandName.HELP:
         return (
-            "help" if not event.command.argument else f"unknown command `{event.command.argument}`"
+            "help"
+            if not event.command.argument
+            else f"unknown command `{inline(event.command.argument, limit=80)}`"
         )
     if name in (CommandName.REVIEW, CommandName.ASK) and event.target is TargetKind.ISSUE:
         return f"`/assist {name.value}` works on pull/merge requests, not issues"
@@ -65,7 +68,7 @@ ROUTES = (Route(CommandEvent, _on_command, "help and misused commands"),)
 def usage_job(ctx: WorkerContext, **kwargs: Any) -> dict[str, Any]:
     """Reply with the help text (and why, when a command was misused)."""
     reason = str(kwargs["reason"])
-    body = HELP_TEXT if reason == "help" else f"{reason[:300]}.\n\n{HELP_TEXT}"
+    body = HELP_TEXT if reason == "help" else f"{inline(reason, limit=300)}.\n\n{HELP_TEXT}"
     forge = job_forge(ctx, kwargs)
     reply = forge.respond(job_repo(kwargs), command_comment(kwargs), body=body)
     return {"status": "replied", "reason": reason, "reply_id": reply.id if reply else None}

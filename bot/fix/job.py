@@ -9,6 +9,7 @@ change that then cannot be opened is deleted again.
 from __future__ import annotations
 
 import asyncio
+import dataclasses
 import logging
 import tempfile
 from collections.abc import Mapping
@@ -25,7 +26,7 @@ from bot.fix.workspace import GitWorkspace
 from bot.forge.errors import ForgeError, NotFound
 from bot.forge.protocol import Forge
 from bot.forge.types import ChangeProposal, ChangeRequest, Comment, Noteable, Reaction, RepoRef
-from bot.jobs.forge import command_comment, may_command
+from bot.jobs.forge import command_comment, may_command, verified_comment
 from bot.llm import LLMError
 from bot.repoconfig import CONFIG_PATH, RepoConfig, RepoConfigError, parse_repo_config
 from bot.settings import Settings
@@ -91,6 +92,13 @@ class FixJob:
         self.say(render.progress_comment(self.command.author, stage))
 
     def run(self) -> dict[str, Any]:
+        verified = verified_comment(
+            self.forge, self.command.repo, self.command.comment,
+            prefix=self.settings.command_prefix,
+        )  # fmt: skip
+        if verified is None:  # a forged or deleted note: nothing runs, nothing is said
+            return {"status": "refused", "reason": "unverified comment"}
+        self.command = dataclasses.replace(self.command, author=verified.author, comment=verified)
         c = self.command
         if not may_command(self.forge, c.repo, c.author, change_author=None):
             self.say(render.refusal_permission(c.author))
@@ -176,8 +184,11 @@ class FixJob:
                     scratch=Path(tmp) / "scratch",
                     progress=self.progress,
                     current_diff=target.current_diff,
+                    repo=c.repo.path,
+                    forge=c.repo.forge,
                 )
             )
+            ws.verify()  # git runs in it again only if its config is still what git wrote
             if outcome.ready:
                 return self._propose(ws, target, outcome, base_sha, default)
             return self._give_up(ws, target, outcome, base_sha, config)

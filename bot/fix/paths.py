@@ -3,8 +3,9 @@
 Refused: anything that is not a plain relative path inside the repository (absolute paths,
 ``..``, backslashes, control characters, drive letters), anything under ``.git`` (at any
 depth, in any letter case: a case-insensitive checkout would take ``.GIT`` for it), the bot's
-own ``.assist.toml``, and CI configuration unless the repository allows it: a change that
-rewrites its own pipeline could exfiltrate the secrets CI holds.
+own ``.assist.toml``, and CI, build, hook and dependency files unless the operator and the
+repository both allow it: a change that rewrites its own pipeline or build could exfiltrate
+the secrets CI holds.
 """
 
 from __future__ import annotations
@@ -45,6 +46,43 @@ _CI_FILES = frozenset(
         "cloudbuild.yml",
     }
 )
+# build, hook and dependency files: what runs in CI (with its secrets) or on install
+_BUILD_FILES = frozenset(
+    {
+        "makefile",
+        "gnumakefile",
+        "setup.py",
+        "setup.cfg",
+        "pyproject.toml",
+        "package.json",
+        "package-lock.json",
+        "yarn.lock",
+        "pnpm-lock.yaml",
+        ".npmrc",
+        ".yarnrc",
+        ".yarnrc.yml",
+        "noxfile.py",
+        "tox.ini",
+        "build.gradle",
+        "build.gradle.kts",
+        "settings.gradle",
+        "pom.xml",
+        "cargo.toml",
+        "build.rs",
+        "go.mod",
+        "gemfile",
+        "rakefile",
+        "dockerfile",
+        "docker-compose.yml",
+        "justfile",
+        ".pre-commit-config.yaml",
+        "requirements.txt",
+        ".gitattributes",
+        ".gitmodules",
+        ".envrc",
+    }
+)
+_HOOK_DIRS = (".husky/", ".githooks/", "hooks/", ".git-hooks/")
 MAX_PATH_CHARS = 400
 
 
@@ -61,8 +99,17 @@ def normalise(path: str) -> str | None:
 
 
 def is_ci_config(path: str) -> bool:
+    """CI, build, hook or dependency configuration: files that decide what runs in CI or at
+    install time (a ``conftest.py`` outside a tests directory runs with any pytest)."""
     lowered = path.lower()
-    return lowered in _CI_FILES or lowered.startswith(_CI_DIRS)
+    name = lowered.rsplit("/", 1)[-1]
+    if lowered in _CI_FILES or lowered.startswith(_CI_DIRS):
+        return True
+    if name in _BUILD_FILES or lowered.startswith(_HOOK_DIRS) or name.startswith("requirements"):
+        return True
+    return name == "conftest.py" and not any(
+        part in ("tests", "test", "testing") for part in lowered.split("/")[:-1]
+    )
 
 
 def refusal(path: str, *, allow_ci: bool = False) -> str | None:
@@ -79,7 +126,8 @@ def refusal(path: str, *, allow_ci: bool = False) -> str | None:
         return f"{CONFIG_PATH} configures this bot and is left to the maintainers"
     if not allow_ci and is_ci_config(clean):
         return (
-            f"{path} is CI configuration; the repository's .assist.toml does not allow "
-            "edits to it ([fix] allow_workflow_edits)"
+            f"{path} is CI configuration (CI, build, hook or dependency file): edits to it "
+            "need the operator's ASSIST_FIX_ALLOW_BUILD_EDITS and the repository's "
+            "[fix] allow_workflow_edits"
         )
     return None

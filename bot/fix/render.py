@@ -12,10 +12,10 @@ from bot.fix.patch import diff_stat
 from bot.fix.pipeline import CandidateResult, FixOutcome
 from bot.fix.prompt import IssueText
 from bot.forge.markers import hidden_marker
+from bot.sanitize import redact_secrets, untrusted
 
 BRANCH_PREFIX = "assist/fix-"
 _BRANCH = re.compile(r"^assist/fix-(\d+)-[0-9a-f]{7,40}(?:-partial)?$")
-_MENTION = re.compile(r"(?<![\w`])@(?=[A-Za-z0-9_-])")
 _ICON = {Status.PASSED: "✅", Status.FAILED: "❌", Status.SKIPPED: "⏭️"}
 _FENCE = "~~~~~~"
 
@@ -36,9 +36,8 @@ def issue_of_branch(branch: str) -> int | None:
 
 
 def inert(text: str) -> str:
-    """Model-written text made safe to post: mentions defused, HTML comments removed."""
-    text = text.replace("<!--", "&lt;!--").replace("-->", "--&gt;")
-    return _MENTION.sub("@\u200b", text).strip()
+    """Model-written text made safe to post (:func:`bot.sanitize.untrusted`)."""
+    return untrusted(text).strip()
 
 
 def _one_line(text: str, limit: int) -> str:
@@ -79,7 +78,7 @@ def _wrap(text: str, width: int) -> str:
 
 def _detail(check: CheckResult) -> tuple[str, str]:
     first, _, rest = check.detail.partition("\n")
-    return first.replace("|", "\\|"), rest.strip()
+    return " ".join(untrusted(first).split()).replace("|", "\\|"), rest.strip()
 
 
 def checks_table(checks: Sequence[CheckResult]) -> str:
@@ -89,7 +88,7 @@ def checks_table(checks: Sequence[CheckResult]) -> str:
         first, rest = _detail(check)
         rows.append(f"| {check.name} | {_ICON[check.status]} {check.status.value} | {first} |")
         if rest:
-            safe = rest.replace(_FENCE, "~~~")
+            safe = redact_secrets(rest).replace(_FENCE, "~~~")
             outputs.append(
                 f"<details><summary>{check.name} output</summary>\n\n{_FENCE}\n{safe}\n"
                 f"{_FENCE}\n</details>"

@@ -1,148 +1,104 @@
-"""Run a repository's own test command, only where its ``.assist.toml`` enables it, and only
-in a sandbox:
+"""The ``tests`` check: a repository's own test command, run only where the operator allows it
+(``ASSIST_FIX_RUN_TESTS`` and the allow-list, :func:`bot.fix.run.test_runner`) and the
+repository asks for it, and only inside the bubblewrap sandbox (:mod:`bot.sandbox.bwrap`).
 
-- a throwaway copy of the working copy (``.git`` left out) with the candidate written over it;
-- no network: a new network namespace (``unshare --net``, as root or through a user
-  namespace); where neither works the command is not run at all and the check says why;
-- limits: wall time (the process group is killed), CPU seconds, address space, file size,
-  no core dumps (``prlimit``);
-- a minimal environment: none of the worker's variables (so none of its secrets) reach it.
+The command gets the candidate tree by value (the working copy's files, ``.git`` left out,
+the candidate written over them): it never sees the working copy git runs in, the cache, the
+mirrors or any secret. Where the sandbox cannot run, the check is not run and says why; there
+is no weaker fallback.
 """
 
 from __future__ import annotations
 
-import contextlib
-import os
-import shutil
-import signal
-import subprocess
-import tempfile
 from collections.abc import Mapping, Sequence
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 from pathlib import Path
 
 from bot.fix.checks import CheckResult, Status
 from bot.fix.errors import SandboxUnavailable
+from bot.sandbox import bwrap
+from bot.sandbox.tree import TreeTooLarge, pack
+from bot.sanitize import redact_secrets
 
-_TAIL_CHARS = 3000
-_ISOLATIONS: tuple[tuple[str, ...], ...] = (
-    ("unshare", "--net", "--"),
-    ("unshare", "--net", "--map-root-user", "--"),
-)
-
-
-@dataclass(frozen=True, slots=True)
-class Limits:
-    timeout_s: int = 600
-    memory_mb: int = 2048
-    file_mb: int = 512
+Limits = bwrap.Limits
+_SHOWN_CHARS = 3000
 
 
-def network_isolation() -> tuple[str, ...]:
-    """The command prefix that runs a program without network; raises SandboxUnavailable."""
-    if shutil.which("unshare") is None:
-        raise SandboxUnavailable("`unshare` is not installed: cannot cut the network off")
-    for prefix in _ISOLATIONS:
-        try:
-            probe = subprocess.run([*prefix, "true"], capture_output=True, timeout=10, check=False)
-        except (OSError, subprocess.TimeoutExpired):
-            continue
-        if probe.returncode == 0:
-            return prefix
-    raise SandboxUnavailable(
-        "no network namespace available (`unshare --net` failed, as root and through a user "
-        "namespace): the test command was not run"
-    )
-
-
-def limit_prefix(limits: Limits) -> tuple[str, ...]:
-    if shutil.which("prlimit") is None:
-        raise SandboxUnavailable("`prlimit` is not installed: cannot limit the test command")
-    memory = limits.memory_mb * 1024 * 1024
-    return (
-        "prlimit",
-        f"--as={memory}",
-        f"--cpu={limits.timeout_s}",
-        f"--fsize={limits.file_mb * 1024 * 1024}",
-        "--core=0",
-        "--",
-    )
+def isolation() -> bwrap.Isolation:
+    """The sandbox this machine gives; raises SandboxUnavailable with the reason."""
+    try:
+        return bwrap.probe()
+    except bwrap.Unavailable as exc:
+        raise SandboxUnavailable(str(exc)) from None
 
 
 def _tail(text: str) -> str:
     text = text.strip()
-    return text if len(text) <= _TAIL_CHARS else "[...]\n" + text[-_TAIL_CHARS:]
+    return text if len(text) <= _SHOWN_CHARS else "[...]\n" + text[-_SHOWN_CHARS:]
 
 
-def _copy(root: Path, into: Path, changed: Mapping[str, str]) -> Path:
-    tree = into / "repo"
-    shutil.copytree(root, tree, symlinks=True, ignore=shutil.ignore_patterns(".git"))
-    for path, text in changed.items():
-        target = tree / path
-        target.parent.mkdir(parents=True, exist_ok=True)
-        target.write_text(text, encoding="utf-8")
-    return tree
+def describe(command: str, outcome: bwrap.Outcome, limits: Limits) -> CheckResult:
+    """The check's result from the sandbox's outcome (output already capped and redacted)."""
+    text = ("[output truncated]\n" if outcome.truncated else "") + _tail(outcome.output)
+    command = redact_secrets(command)
+    if outcome.timed_out:
+        return CheckResult(
+            "tests", Status.FAILED, f"`{command}` did not finish in {limits.timeout_s}s\n{text}"
+        )
+    if outcome.returncode == 0:
+        return CheckResult("tests", Status.PASSED, f"`{command}` passed\n{text}")
+    return CheckResult(
+        "tests", Status.FAILED, f"`{command}` exited with {outcome.returncode}\n{text}"
+    )
 
 
 @dataclass(frozen=True, slots=True)
 class SandboxRunner:
-    """The ``tests`` check: ``command`` run with ``sh -c`` in a sandboxed copy of ``root``."""
+    """The ``tests`` check: ``command`` run with ``sh -c`` on a copy of ``root`` (plus the
+    candidate's changes) inside the sandbox."""
 
     root: Path
     command: str
     limits: Limits
-    isolation: Sequence[str]  # from network_isolation()
-    scratch: Path | None = None  # where the copies go (default: the system's temp dir)
+    isolation: bwrap.Isolation  # from isolation()
+    scratch: Path | None = None  # unused: the tree travels by value
+    mounts: bwrap.Mounts | None = None
+    secrets: Sequence[str] = field(default=())
 
     def run(self, changed: Mapping[str, str]) -> CheckResult:
-        if self.scratch is not None:
-            self.scratch.mkdir(parents=True, exist_ok=True)
-        with tempfile.TemporaryDirectory(prefix="assist-sandbox-", dir=self.scratch) as tmp:
-            tree = _copy(self.root, Path(tmp), changed)
-            home = Path(tmp) / "home"
-            home.mkdir()
-            env = {
-                "PATH": "/usr/local/bin:/usr/bin:/bin",
-                "HOME": str(home),
-                "TMPDIR": tmp,
-                "LANG": "C.UTF-8",
-                "CI": "true",
-                "PYTHONDONTWRITEBYTECODE": "1",
-            }
-            argv = [
-                *limit_prefix(self.limits), *self.isolation, "sh", "-c", self.command,
-            ]  # fmt: skip
-            proc = subprocess.Popen(
-                argv,
-                cwd=tree,
-                env=env,
-                stdin=subprocess.DEVNULL,
-                stdout=subprocess.PIPE,
-                stderr=subprocess.STDOUT,
-                start_new_session=True,
-            )
-            try:
-                out, _ = proc.communicate(timeout=self.limits.timeout_s)
-            except subprocess.TimeoutExpired:
-                _kill_group(proc)
-                out, _ = proc.communicate()
-                text = _tail(out.decode("utf-8", "replace"))
-                return CheckResult(
-                    "tests",
-                    Status.FAILED,
-                    f"`{self.command}` did not finish in {self.limits.timeout_s}s\n{text}",
-                )
-            _kill_group(proc)  # whatever it left running in the background
-            text = _tail(out.decode("utf-8", "replace"))
-            if proc.returncode == 0:
-                return CheckResult("tests", Status.PASSED, f"`{self.command}` passed\n{text}")
-            return CheckResult(
-                "tests",
-                Status.FAILED,
-                f"`{self.command}` exited with {proc.returncode}\n{text}",
-            )
+        try:
+            tree = pack(self.root, changed)
+        except TreeTooLarge as exc:
+            return CheckResult("tests", Status.SKIPPED, f"not run: {exc}")
+        outcome = bwrap.run(
+            self.isolation, self.limits, tree, self.command, mounts=self.mounts,
+            secrets=self.secrets,
+        )  # fmt: skip
+        return describe(self.command, outcome, self.limits)
 
 
-def _kill_group(proc: subprocess.Popen[bytes]) -> None:
-    with contextlib.suppress(ProcessLookupError, PermissionError):
-        os.killpg(proc.pid, signal.SIGKILL)
+@dataclass(frozen=True, slots=True)
+class QueuedSandbox:
+    """The ``tests`` check run by the secretless sandbox role (:mod:`bot.sandbox.role`): the
+    tree goes by value on the ``sandbox`` queue; this worker never runs repository code."""
+
+    root: Path
+    command: str
+    limits: Limits
+    redis_url: str
+    prefix: str
+
+    def run(self, changed: Mapping[str, str]) -> CheckResult:
+        from bot.sandbox.role import QueuedSandboxError, run_queued
+
+        try:
+            tree = pack(self.root, changed)
+        except TreeTooLarge as exc:
+            return CheckResult("tests", Status.SKIPPED, f"not run: {exc}")
+        try:
+            outcome = run_queued(self.redis_url, self.prefix, tree, self.command, self.limits)
+        except bwrap.Unavailable as exc:
+            return CheckResult("tests", Status.SKIPPED, f"not run: {exc}")
+        except QueuedSandboxError as exc:
+            return CheckResult("tests", Status.SKIPPED, f"not run: {exc}")
+        return describe(self.command, outcome, self.limits)

@@ -1,10 +1,15 @@
 """A throwaway git working copy: fetched, read, written, committed and pushed with the git CLI.
 
-Clone URLs carry credentials (:meth:`Forge.clone_url` is a SecretStr): they are passed on the
-command line of one fetch or push and never stored in the repository's config, and every
-message that could echo them is redacted before it is raised or logged. Git never prompts and
-runs no hooks here. Only tracked regular files are read; a path is written only when it and
-every directory above it stay inside the working copy (no symlinks followed).
+Every git runs hardened (:mod:`bot.gitsafe`): a minimal environment with none of the worker's
+variables, no system or global config, no hooks, fsmonitor or exotic transports, and the
+copy's own ``.git/config`` checked before each command (a fetched copy's config may hold only
+what ``git init`` writes). Clone URLs carry credentials (:meth:`Forge.clone_url` is a
+SecretStr): git gets the URL without them and asks an inline credential helper that reads them
+from the one command's environment, so they are never on a command line or in the config, and
+every message that could echo them is redacted. Repository code never runs in this copy: the
+tests run on a copy of the files (no ``.git``) inside the sandbox (:mod:`bot.sandbox`). Only
+tracked regular files are read; a path is written only when it and every directory above it
+stay inside the working copy (no symlinks followed).
 """
 
 from __future__ import annotations
@@ -18,6 +23,7 @@ from urllib.parse import urlsplit, urlunsplit
 
 from pydantic import SecretStr
 
+from bot import gitsafe
 from bot.fix.errors import WorkspaceError
 
 MAX_FILE_BYTES = 512 * 1024
@@ -56,8 +62,11 @@ class GitWorkspace:
     """A working copy at ``root``. Build with :meth:`fetch` (a forge repository) or
     :meth:`open` (a local repository used in place, read-only)."""
 
-    def __init__(self, root: Path) -> None:
+    def __init__(self, root: Path, *, own_config: bool = False) -> None:
         self.root = root
+        # a local repository of the CLI's user keeps its config (remotes, branches); a copy we
+        # fetched may hold only what `git init` writes, checked before every git
+        self.own_config = own_config
         self._tracked: dict[str, str] | None = None  # path -> mode
 
     # --- creating -----------------------------------------------------------------------------
@@ -78,7 +87,7 @@ class GitWorkspace:
     def open(cls, root: Path) -> GitWorkspace:
         if not (root / ".git").exists():
             raise WorkspaceError(f"{root} is not the top of a git working copy")
-        return cls(root)
+        return cls(root, own_config=True)
 
     @staticmethod
     def default_branch(url: SecretStr, *, env: Mapping[str, str]) -> str:
@@ -97,8 +106,21 @@ class GitWorkspace:
         secret: SecretStr | None = None,
         env: Mapping[str, str] | None = None,
     ) -> str:
-        argv = ["git", "-c", "core.hooksPath=/dev/null", "-c", "advice.detachedHead=false", *args]
-        return _run(argv, self.root, secret, env)
+        if not self.own_config:
+            try:
+                gitsafe.check_config(self.root / ".git")
+            except gitsafe.GitError as exc:
+                raise WorkspaceError(str(exc)) from None
+        return _run(["git", *args], self.root, secret, env)
+
+    def verify(self) -> None:
+        """Raise WorkspaceError unless the copy's git config is still what git wrote (after
+        anything that could have written to it)."""
+        if not self.own_config:
+            try:
+                gitsafe.check_config(self.root / ".git")
+            except gitsafe.GitError as exc:
+                raise WorkspaceError(str(exc)) from None
 
     def head(self) -> str:
         return self.git("rev-parse", "HEAD").strip()
@@ -198,16 +220,11 @@ class GitWorkspace:
 
 
 def git_env(base: Mapping[str, str]) -> dict[str, str]:
-    """The environment git runs in: ``base`` (the process's) with prompts and system config
-    off, so a missing credential fails at once instead of waiting for a terminal."""
-    env = {k: v for k, v in base.items() if not k.startswith(("GIT_", "ASSIST_"))}
-    env.update(
-        GIT_TERMINAL_PROMPT="0",
-        GIT_ASKPASS="true",
-        GCM_INTERACTIVE="never",
-        GIT_CONFIG_NOSYSTEM="1",
-        LC_ALL="C",
-    )
+    """The environment git runs in: :func:`bot.gitsafe.minimal_env`, taking only ``PATH``
+    from ``base`` (none of the process's other variables, so none of its secrets)."""
+    env = gitsafe.minimal_env()
+    if base.get("PATH"):
+        env["PATH"] = base["PATH"]
     return env
 
 
@@ -217,12 +234,24 @@ def _run(
     secret: SecretStr | None,
     env: Mapping[str, str] | None,
 ) -> str:
-    plain = [a.get_secret_value() if isinstance(a, SecretStr) else a for a in argv]
+    remote: gitsafe.Remote | None = None
+    plain: list[str] = []
+    for arg in argv[1:]:
+        if isinstance(arg, SecretStr):  # the URL: credentials go to the helper's environment
+            remote = gitsafe.Remote.parse(arg)
+            plain.append(remote.url)
+        else:
+            plain.append(arg)
+    run_env = git_env(env or {})
+    if remote is not None:
+        run_env.update(gitsafe.minimal_env(remote=remote))
+        if env and env.get("PATH"):
+            run_env["PATH"] = env["PATH"]
     try:
         done = subprocess.run(
-            plain,
+            gitsafe.argv(*plain, remote=remote),
             cwd=cwd,
-            env=dict(env) if env is not None else None,
+            env=run_env,
             stdin=subprocess.DEVNULL,
             capture_output=True,
             timeout=_GIT_TIMEOUT_S,

@@ -257,8 +257,21 @@ class GitLabForge:
 
         return self._run(repo, read)
 
+    def comment_as_posted(self, repo: RepoRef, comment: Comment) -> Comment | None:
+        """The note re-read from the API: a webhook token proves the sender knows it, not who
+        wrote the note, so the author of a command always comes from here."""
+
+        def read(p: Project) -> Comment | None:
+            for found in self._comments(p, comment.number, comment.on):
+                if found.id == comment.id:
+                    return found
+            return None
+
+        return self._run(repo, read)
+
     def _ours(self, comment: Comment, marker: str | None) -> bool:
-        if self._bot_logins and comment.author not in self._bot_logins:
+        # markers are trusted only on comments our own identity wrote; no identity, no trust
+        if comment.author not in self._bot_logins:
             return False
         return marker is None or marker in comment.body
 

@@ -87,6 +87,11 @@ class Forge(Protocol):
 
     def set_status(self, repo: RepoRef, status: CommitStatus) -> None: ...
 
+    def comment_as_posted(self, repo: RepoRef, comment: Comment) -> Comment | None:
+        """``comment`` as the forge's API has it now (author and body from the API, not from a
+        webhook payload); None when it does not exist there."""
+        ...
+
     def permission(self, repo: RepoRef, user: str) -> Permission:
         """The user's role on the repository (NONE when not a member)."""
         ...

@@ -2,12 +2,14 @@
 
 from __future__ import annotations
 
+import dataclasses
 from collections.abc import Mapping
 from typing import Any
 
 from rq import get_current_job
 
 from bot.audit import AuditedForge, SqlAuditLog
+from bot.commands import parse_command
 from bot.forge.factory import build_forge
 from bot.forge.protocol import Forge
 from bot.forge.types import Comment, ForgeKind, Reaction, RepoRef
@@ -56,6 +58,20 @@ def command_comment(kwargs: Mapping[str, Any]) -> Comment:
     )
 
 
+def verified_comment(
+    forge: Forge, repo: RepoRef, comment: Comment, *, prefix: str = "/assist"
+) -> Comment | None:
+    """The command's comment with its author from the forge's API (GitLab: the note re-read;
+    the payload's ``user`` is never believed), or None when the API does not show that note
+    carrying a command (forged, edited or deleted): then nothing runs."""
+    posted = forge.comment_as_posted(repo, comment)
+    if posted is None:
+        return None
+    if repo.forge == "gitlab" and parse_command(posted.body, prefix=prefix) is None:
+        return None
+    return dataclasses.replace(comment, author=posted.author)
+
+
 def may_command(forge: Forge, repo: RepoRef, user: str, *, change_author: str | None) -> bool:
     """Costly commands need write access to the repository, or being the change's author
     (who may ask for a review of their own pull request)."""
@@ -69,7 +85,9 @@ def accept_command(
 ) -> tuple[Comment, dict[str, Any] | None]:
     """Check the commenter may run this costly command on the change: refuse politely in a
     reply (second value: the job's result), or acknowledge with a reaction (second: None)."""
-    comment = command_comment(kwargs)
+    comment = verified_comment(forge, repo, command_comment(kwargs))
+    if comment is None:
+        return command_comment(kwargs), {"status": "refused", "reason": "unverified comment"}
     change = forge.get_change(repo, int(kwargs["number"]))
     if not may_command(forge, repo, comment.author, change_author=change.author):
         forge.respond(repo, comment, body=refusal)

@@ -3,8 +3,8 @@ indexer built from Settings (embedded Qdrant or a Qdrant server), the default br
 push, a pull request's head indexed on top of it for a review.
 
 Credentials never reach the index: the mirror's remote has no secret (git asks for it through
-``GIT_ASKPASS`` from the environment of the one fetch), and the index knows the repository by
-the mirror's path.
+a credential helper reading the environment of the one fetch, :mod:`bot.gitsafe`), and the
+index knows the repository by the mirror's path.
 """
 
 from __future__ import annotations
@@ -12,17 +12,15 @@ from __future__ import annotations
 import contextlib
 import fcntl
 import logging
-import os
 import re
-import stat
+import shutil
 from collections.abc import Iterator, Sequence
 from pathlib import Path
-from urllib.parse import urlsplit, urlunsplit
 
-import git
 import httpx
 from qdrant_client import QdrantClient
 
+from bot import gitsafe
 from bot.forge.protocol import Forge
 from bot.forge.types import RepoRef
 from bot.settings import Settings
@@ -35,13 +33,6 @@ from indexer.store_server import QdrantServerStore
 
 log = logging.getLogger(__name__)
 
-_ASKPASS = """#!/bin/sh
-case "$1" in
-  Username*) printf '%s\\n' "$ASSIST_GIT_USERNAME" ;;
-  *) printf '%s\\n' "$ASSIST_GIT_PASSWORD" ;;
-esac
-"""
-
 
 class MirrorError(RuntimeError):
     """The repository could not be fetched; the message carries no credentials."""
@@ -52,51 +43,34 @@ def mirror_path(cache_dir: Path, repo: RepoRef) -> Path:
     return cache_dir / "mirrors" / repo.forge / f"{safe}.git"
 
 
-def _askpass(cache_dir: Path) -> Path:
-    path = cache_dir / "git-askpass.sh"
-    if not path.exists() or path.read_text() != _ASKPASS:
-        path.parent.mkdir(parents=True, exist_ok=True)
-        path.write_text(_ASKPASS)
-        path.chmod(stat.S_IRWXU)
-    return path
-
-
 def mirror(forge: Forge, repo: RepoRef, cache_dir: Path, refs: Sequence[str]) -> Path:
     """A bare, shallow mirror of ``repo`` under ``cache_dir`` with ``refs`` (branch names,
-    ``refs/...`` or commit shas) fetched; returns its path."""
-    secret = urlsplit(forge.clone_url(repo).get_secret_value())
-    clean = urlunsplit(
-        (
-            secret.scheme,
-            f"{secret.username}@{secret.hostname}" + (f":{secret.port}" if secret.port else "")
-            if secret.username
-            else secret.netloc,
-            secret.path,
-            "",
-            "",
-        )
-    )
-    env = {
-        **os.environ,
-        "GIT_ASKPASS": str(_askpass(cache_dir).resolve()),  # git runs inside the mirror
-        "GIT_TERMINAL_PROMPT": "0",
-        "ASSIST_GIT_USERNAME": secret.username or "",
-        "ASSIST_GIT_PASSWORD": secret.password or "",
-    }
+    ``refs/...`` or commit shas) fetched; returns its path. Git runs hardened
+    (:mod:`bot.gitsafe`); a mirror whose config holds anything git did not write itself (a
+    planted ``insteadOf``, ``protocol.ext.allow``, ``core.fsmonitor``...) is thrown away and
+    fetched again, never used."""
+    remote = gitsafe.Remote.parse(forge.clone_url(repo))
     target = mirror_path(cache_dir, repo)
+    home = gitsafe.empty_home(cache_dir)
     try:
+        bad = gitsafe.unsafe_config(target) if target.exists() else []
+        if bad:
+            log.warning("mirror %s had an unsafe config (%s): fetched again", repo, ", ".join(bad))
+            shutil.rmtree(target)
         if not target.exists():
             target.parent.mkdir(parents=True, exist_ok=True)
-            git.Repo.init(str(target), bare=True)
-        repo_git = git.Repo(str(target))
+            gitsafe.run(["init", "-q", "--bare", str(target)], cwd=None, home=home)
+        gitsafe.check_config(target)
         specs = [
             ref if re.fullmatch(r"[0-9a-f]{40}", ref) else f"+{_full(ref)}:{_full(ref)}"
             for ref in refs
         ]
-        repo_git.git.fetch("--depth", "1", clean, *specs, env=env)
-    except git.GitCommandError as exc:
-        stderr = (exc.stderr or "").replace(secret.password or "\0", "***")
-        raise MirrorError(f"cannot fetch {repo}: {stderr.strip()[:500]}") from None
+        gitsafe.run(
+            ["fetch", "-q", "--no-tags", "--depth", "1", remote.url, *specs],
+            cwd=target, remote=remote, home=home,
+        )  # fmt: skip
+    except (gitsafe.GitError, OSError) as exc:
+        raise MirrorError(f"cannot fetch {repo}: {remote.redact(str(exc))[:500]}") from None
     return target
 
 

@@ -15,6 +15,7 @@ from bot.review.memory import Remembered
 from bot.review.pipeline import PlacedFinding, ReviewResult
 from bot.review.render import SUMMARY_MARKER
 from bot.review.suggest import SuggestionKind, plain_diff
+from bot.sanitize import inline, marker_free, untrusted
 
 _FINDING_MARKER = re.compile(r"<!-- forge-assist:finding:([0-9a-f]{16,64}) -->")
 SEVERITY_ORDER = ("critical", "major", "minor", "info")
@@ -68,9 +69,13 @@ def inline_body(placed: PlacedFinding, forge: ForgeKind) -> str:
     """One inline comment: headline, explanation, the suggestion (committable only when it
     parses), and the hidden marker."""
     f = placed.finding
-    parts = [f"**{f.title.strip()}** · _{f.severity.value} {f.category.value}_", "", f.explanation]
+    parts = [
+        f"**{inline(f.title, limit=200)}** · _{f.severity.value} {f.category.value}_",
+        "",
+        untrusted(f.explanation).strip(),
+    ]
     if f.replacement is not None:
-        replacement = f.replacement.rstrip("\n")
+        replacement = marker_free(f.replacement.rstrip("\n"))
         if placed.suggestion is SuggestionKind.COMMITTABLE:
             fence = _fence(replacement)
             span = placed.anchor.end_line - placed.anchor.start_line
@@ -78,7 +83,7 @@ def inline_body(placed: PlacedFinding, forge: ForgeKind) -> str:
             tag = "suggestion" if forge == "github" else f"suggestion:-{span}+0"
             parts += ["", f"{fence}{tag}", replacement, fence]
         else:
-            diff = plain_diff(_quoted_source(placed), replacement)
+            diff = marker_free(plain_diff(_quoted_source(placed), replacement))
             fence = _fence(diff)
             parts += ["", "Possible change (not offered as a suggestion: unchecked):", ""]
             parts += [f"{fence}diff", diff.rstrip("\n"), fence]
@@ -89,7 +94,7 @@ def inline_body(placed: PlacedFinding, forge: ForgeKind) -> str:
 
 
 def _cell(text: str) -> str:
-    return text.replace("|", "\\|").replace("\n", " ").strip()[:200]
+    return inline(text, limit=200).replace("|", "\\|")
 
 
 def _where(path: str, start: int | None, end: int) -> str:

@@ -6,6 +6,7 @@ import json
 from typing import Any
 
 from bot.review.pipeline import ReviewResult
+from bot.sanitize import inline
 
 SUMMARY_MARKER = "<!-- forge-assist:summary -->"
 _SARIF_LEVEL = {"critical": "error", "major": "error", "minor": "warning", "info": "note"}
@@ -38,7 +39,7 @@ def as_text(result: ReviewResult) -> str:
 
 
 def _cell(text: str) -> str:
-    return text.replace("|", "\\|").replace("\n", " ")[:300]
+    return inline(text, limit=300).replace("|", "\\|")
 
 
 def as_markdown(result: ReviewResult, *, title: str = "Forge Assist review") -> str:

@@ -190,9 +190,20 @@ def gpu_model(compose_bin: str, tmp_path_factory: pytest.TempPathFactory) -> dic
 
 
 def test_services_per_profile(cpu_model: dict[str, Any], gpu_model: dict[str, Any]) -> None:
-    common = {*ASSIST_SERVICES, "redis", "postgres", "qdrant"}
+    common = {*ASSIST_SERVICES, "sandbox", "redis", "postgres", "qdrant"}
     assert set(cpu_model["services"]) == common | {"vllm-cpu"}
     assert set(gpu_model["services"]) == common | {"vllm"}
+
+
+def test_the_sandbox_service_holds_no_credentials(cpu_model: dict[str, Any]) -> None:
+    from bot.sandbox.role import credentials_in
+
+    service = cpu_model["services"]["sandbox"]
+    assert service["command"] == ["worker", "--role", "sandbox"]
+    assert "env_file" not in service
+    assert credentials_in(service.get("environment", {})) == []
+    assert service["read_only"] is True
+    assert service["cap_drop"] == ["ALL"]
 
 
 def test_one_worker_service_per_queue(cpu_model: dict[str, Any]) -> None:

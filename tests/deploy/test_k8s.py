@@ -234,6 +234,7 @@ def test_the_bot_image_is_one_image_with_its_own_commands(k8s_docs: list[dict[st
         "assist-api": "serve",
         "assist-console": "console",
         **{f"assist-worker-{q.value}": "worker" for q in QueueName},
+        "assist-sandbox": "worker",
     }
 
 
@@ -366,6 +367,8 @@ def test_network_policies_deny_by_default_and_allow_each_path(
     assert egress_ports("assist-worker") == {6379, 5432, 6333, 6334, 8000, 443}
     assert ingress_ports("assist-worker") == set()
     assert egress_ports("assist-migrate") == {5432}
+    assert egress_ports("assist-sandbox") == {6379}  # the queue; nothing else
+    assert ingress_ports("assist-sandbox") == set()
     assert ingress_ports("vllm") == {8000}
     assert ingress_ports("assist-console") == {8090}
     assert egress_ports("assist-console") == {6379, 5432, 6333, 8000, 443}
@@ -436,3 +439,17 @@ def test_console_probes_and_ingress(k8s_docs: list[dict[str, Any]]) -> None:
         "assist-console"
     )
     assert ingress["spec"]["tls"][0]["hosts"] == [ingress["spec"]["rules"][0]["host"]]
+
+
+def test_the_sandbox_role_holds_no_credentials(k8s_docs: list[dict[str, Any]]) -> None:
+    from bot.sandbox.role import credentials_in
+
+    sandbox = by_kind(k8s_docs, "Deployment")["assist-sandbox"]
+    spec = pod_spec(sandbox)
+    assert spec["automountServiceAccountToken"] is False
+    (container,) = spec["containers"]
+    assert container["args"] == ["worker", "--role", "sandbox"]
+    assert "envFrom" not in container  # not the whole assist-secrets
+    names = {v["name"]: "set" for v in container["env"]}
+    assert credentials_in(names) == []
+    assert container["securityContext"]["readOnlyRootFilesystem"] is True

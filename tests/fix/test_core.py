@@ -64,6 +64,20 @@ def test_ci_edits_only_when_allowed() -> None:
     assert "allow_workflow_edits" in (refusal(".gitlab-ci.yml") or "")
 
 
+@pytest.mark.parametrize(
+    "path",
+    ["Makefile", "setup.py", "pyproject.toml", "web/package.json", ".husky/pre-commit",
+     "conftest.py", "src/conftest.py", "requirements-dev.txt", ".gitattributes"],
+)  # fmt: skip
+def test_build_hook_and_dependency_files_are_refused_unless_allowed(path: str) -> None:
+    assert "ASSIST_FIX_ALLOW_BUILD_EDITS" in (refusal(path) or "")
+    assert refusal(path, allow_ci=True) is None
+
+
+def test_tests_may_add_their_own_conftest() -> None:
+    assert refusal("tests/conftest.py") is None
+
+
 def test_syntax_check_counts_only_new_errors() -> None:
     assert (syntax_errors("a.py", "def f(:\n") or 0) > 0
     assert syntax_errors("notes.txt", "anything") is None
@@ -182,15 +196,15 @@ def test_prompts_fence_the_untrusted_parts() -> None:
 
 
 def test_render_defuses_model_text_and_names_branches() -> None:
-    assert render.inert("ping @octocat <!-- forge-assist:x -->") == (
-        "ping @\u200boctocat &lt;!-- forge-assist:x --&gt;"
+    assert render.inert("ping @octocat <!-- forge-assist:x --> <b>#3</b>") == (
+        "ping @\u2060octocat  #\u20603"
     )
     assert render.branch_name(12, "0123456789abcdef") == "assist/fix-12-0123456"
     assert render.issue_of_branch("assist/fix-12-0123456") == 12
     assert render.issue_of_branch("assist/fix-12-0123456-partial") == 12
     assert render.issue_of_branch("feature/fix-12") is None
     issue = IssueText(12, "Totals\nare wrong @team", "")
-    assert render.title(issue) == "Fix #12: Totals are wrong @\u200bteam"
+    assert render.title(issue) == "Fix #12: Totals are wrong @\u2060team"
 
 
 def test_answer_paths_are_made_canonical_but_never_made_safe() -> None:

@@ -4,6 +4,7 @@ what is pushed, proposed and said, and what is refused."""
 from __future__ import annotations
 
 import os
+from pathlib import Path
 
 from bot.fix.job import FixCommand, FixJob
 from bot.fix.workspace import git_env
@@ -20,8 +21,10 @@ from tests.fix.conftest import (
     edits,
     good_fix,
     locate,
+    make_world,
 )
-from tests.llm.scripted_server import chat_reply
+from tests.llm.scripted_server import ScriptedServer, chat_reply
+from tests.testforge import TestForge
 
 
 def run_job(world: World, comment_id: int, *, author: str = MAINTAINER, **over: object) -> dict:
@@ -222,3 +225,21 @@ def test_fix_on_someone_elses_change_is_refused(github_world: World) -> None:
     detail = run_job(world, comment, number=number, target="pull")
     assert detail["reason"] == "not our change"
     assert "my own open fix pull requests" in world.bot_comments(number)[0]
+
+
+def test_a_forged_gitlab_note_runs_nothing(
+    testforge: TestForge, scripted: ScriptedServer, tmp_path: Path
+) -> None:
+    """The payload says a maintainer wrote `/assist fix`; the API says the note is by a
+    visitor without access (or says nothing of a command): nothing runs, nothing is pushed."""
+    world = make_world("gitlab", testforge, scripted, tmp_path)
+    by_visitor = world.command(author=VISITOR)
+    detail = run_job(world, by_visitor, author=MAINTAINER)  # the payload lies about the author
+    assert detail["status"] == "refused"
+    assert fix_branches(world) == {}
+    assert world.llm.chat_requests() == []
+    innocent = world.server.add_comment(REPO, world.issue, "looks good to me", author=MAINTAINER)
+    detail = run_job(world, innocent, author=MAINTAINER)  # a real note, but no command in it
+    assert detail == {"status": "refused", "reason": "unverified comment"}
+    assert world.llm.chat_requests() == []
+    assert fix_branches(world) == {}

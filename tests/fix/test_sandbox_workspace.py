@@ -11,7 +11,7 @@ from pydantic import SecretStr
 
 from bot.fix.checks import Status
 from bot.fix.errors import WorkspaceError
-from bot.fix.sandbox import Limits, SandboxRunner, network_isolation
+from bot.fix.sandbox import Limits, SandboxRunner, isolation
 from bot.fix.workspace import GitWorkspace, git_env, redact
 from tests.fix.conftest import local_repo
 
@@ -24,7 +24,7 @@ def repo(tmp_path: Path) -> Path:
 
 
 def runner(repo: Path, command: str, **limits: int) -> SandboxRunner:
-    return SandboxRunner(repo, command, Limits(**limits), network_isolation())
+    return SandboxRunner(repo, command, Limits(**limits), isolation())
 
 
 def test_the_command_sees_the_candidate_and_not_git(repo: Path) -> None:

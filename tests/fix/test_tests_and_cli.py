@@ -22,6 +22,7 @@ from tests.fix.test_job import fix_branches, run_job
 from tests.llm.scripted_server import ScriptedServer
 from tests.support.processes import assist_cmd, assist_env
 
+OPERATOR_ON = {"fix_run_tests": True, "fix_run_tests_repos": ["octo/*"]}
 TESTS_ON = (
     "[fix]\ncandidates = 1\nrun_tests = true\n"
     "test_command = \"python3 -c 'from tests.test_cart import test_total; test_total()'\"\n"
@@ -33,14 +34,14 @@ def test_enabled_tests_run_in_the_sandbox_and_gate_the_change(github_world: Worl
     world.server.commit(REPO, "main", {".assist.toml": TESTS_ON}, "enable tests")
     wrong = REPLACE.replace("item.price", "item.price * 2")  # parses, names fine, tests fail
     world.llm.push(locate("shop/cart.py"), edits(("shop/cart.py", SEARCH, wrong)))
-    failed = run_job(world, world.command())
+    failed = run_job(world, world.command(), settings=OPERATOR_ON)
     assert failed["checks"]["tests"] == "failed"
     assert fix_branches(world) == {}
     assert "- tests: ❌" in world.bot_comments()[0]
     assert "exited with 1" in world.bot_comments()[0]
 
     world.llm.push(locate("shop/cart.py"), good_fix())
-    opened = run_job(world, world.command())
+    opened = run_job(world, world.command(), settings=OPERATOR_ON)
     assert opened["status"] == "opened", opened
     assert opened["checks"]["tests"] == "passed"
     (pull,) = world.server.pulls(REPO)
@@ -54,7 +55,7 @@ def test_tests_are_not_run_unless_enabled(github_world: World) -> None:
         REPO, "main", {".assist.toml": f"[fix]\ncandidates = 1\ntest_command = '{command}'\n"}, "c"
     )
     world.llm.push(locate("shop/cart.py"), good_fix())
-    opened = run_job(world, world.command())
+    opened = run_job(world, world.command(), settings=OPERATOR_ON)
     assert opened["checks"]["tests"] == "skipped"
     assert not Path("/tmp/assist-should-not-exist").exists()
     (pull,) = world.server.pulls(REPO)
