@@ -122,7 +122,11 @@ async def score(
     for s in answer.value.scores:
         if s.index < len(todo):
             found.setdefault(s.index, s.confidence)
-    note = "" if count == len(candidates) else f"scored {count} of {len(candidates)} findings"
+    note = (
+        ""
+        if count == len(candidates)
+        else f"only {count} of {len(candidates)} findings scored (answer budget)"
+    )
     return Scored(tuple(found.get(i) for i in range(len(candidates))), note)
 
 
