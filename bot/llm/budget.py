@@ -17,14 +17,16 @@ the budget.
   to ask with when an answer is cut at ``max_tokens`` anyway.
 
 What the worst case covers: printable ASCII, newlines and tabs in strings (their JSON escapes
-included), one space after every ``,`` and ``:``. A string of control or non-ASCII characters
-(``\\uXXXX`` escapes, up to six tokens per character) or free whitespace between tokens (a
-server without ``disable_any_whitespace``) can still exceed it; that is what the smaller
-retry is for.
+included), the JSON pretty-printed with an indent of two (the compact form vLLM writes with
+``disable_any_whitespace``, as ``deploy/*/serve.sh`` set it, costs less). A string of control
+or non-ASCII characters (``\\uXXXX`` escapes, up to six tokens per character), or more free
+whitespace than that on a server that allows it, can still exceed it; that is what the
+smaller retry is for.
 """
 
 from __future__ import annotations
 
+import asyncio
 import copy
 import json
 import math
@@ -43,7 +45,7 @@ Schema = dict[str, Any]
 
 # The characters an answer is assumed to be written in (see the module docstring).
 ORDINARY_CHARS = string.printable.replace("\x0b", "").replace("\x0c", "").replace("\r", "")
-_SEPARATORS = (", ", ": ")
+_INDENT = 2
 _PROBE = 32
 _FLOOR_CHARS = 24  # what every string gets before the rest is shared out by the caps
 
@@ -90,12 +92,9 @@ class SchemaSizer:
     async def filler(self) -> str:
         """The ordinary character that costs the most tokens per character in a JSON string."""
         if self._filler is None:
-            best, cost = "a", -1.0
-            for char in ORDINARY_CHARS:
-                tokens = await self.count(_escaped(char * _PROBE)) / _PROBE
-                if tokens > cost:
-                    best, cost = char, tokens
-            self._filler = best
+            probes = [_escaped(char * _PROBE) for char in ORDINARY_CHARS]
+            costs = await asyncio.gather(*(self.count(probe) for probe in probes))
+            self._filler = ORDINARY_CHARS[max(range(len(costs)), key=lambda i: (costs[i], -i))]
         return self._filler
 
     async def longest(self, schema: Schema) -> Any:
@@ -180,12 +179,8 @@ class SchemaSizer:
         raise UnboundedSchemaError(f"no worst case for {node}")
 
     async def _costliest(self, values: list[Any]) -> Any:
-        best, cost = None, -1
-        for value in values:
-            tokens = await self.count(_dumps(value))
-            if tokens > cost:
-                best, cost = value, tokens
-        return best
+        costs = await asyncio.gather(*(self.count(_dumps(value)) for value in values))
+        return values[max(range(len(values)), key=lambda i: (costs[i], -i))]
 
 
 _SIZERS: weakref.WeakKeyDictionary[Tokenizer, SchemaSizer] = weakref.WeakKeyDictionary()
@@ -220,7 +215,9 @@ def _escaped(text: str) -> str:
 
 
 def _dumps(value: Any) -> str:
-    return json.dumps(value, separators=_SEPARATORS)
+    """Pretty-printed: what a model writes when the server allows whitespace (a server with
+    ``disable_any_whitespace`` gets the compact form, which costs less)."""
+    return json.dumps(value, indent=_INDENT)
 
 
 def _resolve(ref: str, root: Schema) -> Schema:

@@ -31,9 +31,10 @@ from bot.review.findings import Finding
 MAX_CANDIDATES = 60
 
 
-# A float's digits are unbounded, so the schema sent offers tenths (the answer is still
-# validated as any number in [0, 1]).
-CONFIDENCE_STEPS = [i / 10 for i in range(11)]
+# A float's digits are unbounded, so the schema sent offers eighths: binary fractions, which
+# xgrammar writes as short as JSON does (it writes 0.1 as 0.10000000000000001). The answer is
+# still validated as any number in [0, 1].
+CONFIDENCE_STEPS = [i / 8 for i in range(9)]
 
 
 class Score(BaseModel):
@@ -91,9 +92,10 @@ async def score(
     none: tuple[float | None, ...] = tuple(None for _ in candidates)
     if not candidates:
         return Scored(none)
-    count, schema, max_tokens = await score_schema(
+    count, schema, _longest = await score_schema(
         sizer_for(tokenizer), min(len(candidates), MAX_CANDIDATES), answer_tokens
     )
+    max_tokens = answer_tokens  # the longest answer fits; the rest is slack for whitespace
     todo = list(candidates[:count])
     layout = PromptLayout(
         instructions=load("score.md"),
