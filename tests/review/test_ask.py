@@ -13,7 +13,12 @@ def ask(server: ScriptedServer) -> Answer:
     async def go() -> Answer:
         config = LLMConfig((server.base_url,), "scripted", max_retries=0)
         layout = ask_layout(
-            question="Is this safe?", title="t", body="b", diffs="+x = 1", context="", nonce="n0nce123"
+            question="Is this safe?",
+            title="t",
+            body="b",
+            diffs="+x = 1",
+            context="",
+            nonce="n0nce123",
         )
         async with OpenAIClient(config) as client:
             return await answer_question(client, client, layout, context_tokens=16000)
