@@ -47,6 +47,7 @@ Schema = dict[str, Any]
 ORDINARY_CHARS = string.printable.replace("\x0b", "").replace("\x0c", "").replace("\r", "")
 _INDENT = 2
 _PROBE = 32
+_PARALLEL = 4
 _FLOOR_CHARS = 24  # what every string gets before the rest is shared out by the caps
 
 
@@ -83,11 +84,19 @@ class SchemaSizer:
         self._tokenizer = tokenizer
         self._filler: str | None = None
         self._counts: dict[str, int] = {}
+        self._slots: tuple[asyncio.AbstractEventLoop, asyncio.Semaphore] | None = None
 
     async def count(self, text: str) -> int:
         if text not in self._counts:
-            self._counts[text] = len(await self._tokenizer.encode(text))
+            async with self._semaphore():  # a served tokenizer is an HTTP call: a few at once
+                self._counts[text] = len(await self._tokenizer.encode(text))
         return self._counts[text]
+
+    def _semaphore(self) -> asyncio.Semaphore:
+        loop = asyncio.get_running_loop()
+        if self._slots is None or self._slots[0] is not loop:
+            self._slots = (loop, asyncio.Semaphore(_PARALLEL))
+        return self._slots[1]
 
     async def filler(self) -> str:
         """The ordinary character that costs the most tokens per character in a JSON string."""
