@@ -325,6 +325,7 @@ def test_real_model_review_posts_only_valid_anchored_comments(
             "llm_model": vllm_server.model,
             "llm_context_tokens": 2048,
             "llm_seed": 1,
+            "llm_timeout_s": 900.0,  # a shared CPU server under load answers in minutes
         }
     )
     outcome = world.review(NoMemory())
