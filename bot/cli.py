@@ -429,6 +429,10 @@ def review(
         output.write_text(text)
     else:
         sys.stdout.write(text)
+    if result.failed:
+        typer.echo(f"assist review: {result.headline()}", err=True)
+    if result.review_failed:
+        raise typer.Exit(1)
 
 
 @app.command("fix")

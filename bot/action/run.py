@@ -178,6 +178,13 @@ def review(
         {**outputs(found, delivery, failed=failed), "sarif": str(options.sarif or "")},
         summary(found, delivery, as_markdown(result)),
     )
+    if result.failed:
+        level = "error" if result.review_failed else "warning"
+        out.write(
+            f"::{level}::Forge Assist: {result.headline()}\n"
+            if job.forge == "github"
+            else f"Forge Assist: {result.headline()}\n"
+        )
     if failed:
         out.write(
             f"::error::Forge Assist: {failed} finding(s) at or above {options.fail_on}\n"

@@ -20,7 +20,13 @@ from dataclasses import dataclass, field
 from typing import Protocol
 
 from bot.fix import paths as path_policy
-from bot.fix.answers import EditAnswer, FilePick, LocateAnswer
+from bot.fix.answers import (
+    EditAnswer,
+    FilePick,
+    LocateAnswer,
+    edit_allowance,
+    locate_allowance,
+)
 from bot.fix.checks import CheckResult, Status, check_names, check_syntax
 from bot.fix.edits import Applied, EditOutcome, Rejected, apply_edits
 from bot.fix.localise import (
@@ -34,7 +40,20 @@ from bot.fix.localise import (
 )
 from bot.fix.patch import unified_diff
 from bot.fix.prompt import IssueText, edit_layout, locate_layout, retry_message
-from bot.llm import LLM, Message, ModelOutputError, PromptTooLongError, Tokenizer, Usage, fit
+from bot.llm import (
+    LLM,
+    AnswerCutOffError,
+    BudgetError,
+    Message,
+    ModelOutputError,
+    PromptLayout,
+    PromptTooLongError,
+    Structured,
+    Tokenizer,
+    Usage,
+    fit,
+    sized_schema,
+)
 
 log = logging.getLogger(__name__)
 Progress = Callable[[str], None]
@@ -224,15 +243,24 @@ async def _pick(ctx: _Context, candidates: list[Candidate]) -> tuple[tuple[FileP
     )  # fmt: skip
     fallback = tuple(FilePick(path=c.path, reason="; ".join(c.reasons)) for c in candidates[:2])
     try:
+        allowance = locate_allowance(options.locate_tokens, options.max_files)
+        schema = await sized_schema(LocateAnswer, ctx.tokenizer, allowance)
         fitted = await fit(
             layout, ctx.tokenizer, context_tokens=options.context_tokens,
-            reserve_tokens=options.locate_tokens, answer=LocateAnswer,
+            reserve_tokens=options.locate_tokens, answer=LocateAnswer, schema=schema,
         )  # fmt: skip
         answer = await ctx.llm.complete_json(
-            fitted.messages(), LocateAnswer, max_tokens=options.locate_tokens
+            fitted.messages(), LocateAnswer, max_tokens=options.locate_tokens, schema=schema
         )
     except PromptTooLongError:
         return fallback, "the outlines did not fit the model's context: took the top candidates"
+    except BudgetError:
+        return fallback, "the answer budget is too small to choose files: took the top ones"
+    except AnswerCutOffError as error:
+        return (
+            fallback,
+            f"the model's choice of files was cut at {error.tokens} tokens: took the top ones",
+        )
     except ModelOutputError:
         return fallback, "the model's choice of files did not follow the schema: took the top ones"
     known = {c.path for c in candidates} | set(ctx.texts)
@@ -295,19 +323,10 @@ async def _candidate(ctx: _Context, picks: Sequence[FilePick], index: int) -> Ca
         ctx.issue, _file_views(ctx, picks), nonce=ctx.nonce, notes=_notes(picks),
         current_diff=ctx.current_diff,
     )  # fmt: skip
-    try:
-        fitted = await fit(
-            layout, ctx.tokenizer, context_tokens=options.context_tokens,
-            reserve_tokens=options.answer_tokens, answer=EditAnswer,
-        )  # fmt: skip
-        messages = fitted.messages()
-        answer = await ctx.llm.complete_json(
-            messages, EditAnswer, max_tokens=options.answer_tokens, temperature=temperature
-        )
-    except PromptTooLongError:
-        return _failed(index, "the files to change do not fit the model's context")
-    except ModelOutputError:
-        return _failed(index, "the model's edits did not follow the JSON schema")
+    edited = await _edit_answer(ctx, layout, temperature)
+    if isinstance(edited, str):
+        return _failed(index, edited)
+    answer, messages, schema = edited
     plan = answer.value.plan.strip()
     outcome = apply_edits(
         [edit.block() for edit in answer.value.edits], _read(ctx), refuse=_refuse(ctx)
@@ -315,8 +334,43 @@ async def _candidate(ctx: _Context, picks: Sequence[FilePick], index: int) -> Ca
     retried = False
     if outcome.rejected:
         retried = True
-        outcome = await _retry(ctx, messages, answer.completion.text, outcome, temperature)
+        outcome = await _retry(ctx, messages, answer.completion.text, outcome, temperature, schema)
     return _checked(ctx, index, plan, outcome, retried)
+
+
+async def _edit_answer(
+    ctx: _Context, layout: PromptLayout, temperature: float
+) -> tuple[Structured[EditAnswer], list[Message], Mapping[str, object]] | str:
+    """The edits, the messages sent and the schema used; or why there are none. The schema is
+    sized to the answer budget; an answer cut at the budget is asked for once more with the
+    smaller allowance, then reported with where it was cut."""
+    options = ctx.options
+    first = edit_allowance(options.answer_tokens)
+    smaller = first.smaller()
+    cuts: list[int] = []
+    for allowance in (first,) if smaller is None else (first, smaller):
+        try:
+            schema = await sized_schema(EditAnswer, ctx.tokenizer, allowance)
+            fitted = await fit(
+                layout, ctx.tokenizer, context_tokens=options.context_tokens,
+                reserve_tokens=options.answer_tokens, answer=EditAnswer, schema=schema,
+            )  # fmt: skip
+            messages = fitted.messages()
+            answer = await ctx.llm.complete_json(
+                messages, EditAnswer, max_tokens=allowance.answer_tokens,
+                temperature=temperature, schema=schema,
+            )  # fmt: skip
+        except PromptTooLongError:
+            return "the files to change do not fit the model's context"
+        except BudgetError:
+            return f"the answer budget of {allowance.answer_tokens} tokens is too small for an edit"
+        except AnswerCutOffError as error:
+            cuts.append(error.tokens)
+            continue
+        except ModelOutputError:
+            return "the model's edits did not follow the JSON schema"
+        return answer, messages, schema
+    return "the model's edits were cut at " + ", then at ".join(f"{n} tokens" for n in cuts)
 
 
 async def _retry(
@@ -325,6 +379,7 @@ async def _retry(
     reply: str,
     first: EditOutcome,
     temperature: float,
+    schema: Mapping[str, object],
 ) -> EditOutcome:
     """Send the failed blocks back once with the nearest real text; apply the answer on top
     of the blocks that did apply. Refused paths are not retried: they stay refused."""
@@ -343,7 +398,7 @@ async def _retry(
     try:
         answer = await ctx.llm.complete_json(
             conversation, EditAnswer, max_tokens=ctx.options.answer_tokens,
-            temperature=temperature,
+            temperature=temperature, schema=schema,
         )  # fmt: skip
     except ModelOutputError:
         return first

@@ -69,6 +69,9 @@ async def answer_question(
         return Answer("The question is too long for the model's context.", llm.usage, True)
     completion = await llm.complete(fitted.messages(), max_tokens=answer_tokens)
     text = completion.text.strip()[:MAX_ANSWER_CHARS] or "The model gave no answer."
+    if completion.finish_reason == "length":  # a free-text answer: say where it stops
+        tokens = completion.usage.completion_tokens or answer_tokens
+        text += f"\n\n_(The model's answer was cut at {tokens} tokens.)_"
     return Answer(text, llm.usage, fitted != layout)
 
 

@@ -13,7 +13,7 @@ from bot.forge.markers import hidden_marker
 from bot.forge.types import Comment, ForgeKind
 from bot.review.memory import Remembered
 from bot.review.pipeline import PlacedFinding, ReviewResult
-from bot.review.render import SUMMARY_MARKER
+from bot.review.render import SUMMARY_MARKER, counts, verdict
 from bot.review.suggest import SuggestionKind, plain_diff
 from bot.sanitize import inline, marker_free, untrusted
 
@@ -121,10 +121,14 @@ def summary_body(
         else f"Reviewed `{head_sha[:12]}`"
     )
     out.append(
-        f"{scope}: {result.files_reviewed} file(s), {len(posted)} new comment(s)"
+        f"{scope}: {result.files_reviewed} of {result.reviewable} file(s), "
+        f"{len(posted)} new comment(s)"
         + (f", {len(earlier)} earlier finding(s) still open" if earlier else "")
         + "."
     )
+    said = verdict(result)
+    if said:
+        out += ["", said]
     rows: list[tuple[str, str, int | None, int, str, str]] = [
         (
             p.finding.severity.value,
@@ -154,7 +158,7 @@ def summary_body(
         )
         out += ["", "| severity | where | finding | |", "| --- | --- | --- | --- |"]
         out += [f"| {s} | {_where(p, a, b)} | {_cell(t)} | {k} |" for s, p, a, b, t, k in rows]
-    else:
+    elif result.complete and (result.reviewable or unchanged):
         out += ["", "No problems found."]
     if refused:
         out += ["", "The forge refused an inline comment on these lines; they are listed above:"]
@@ -184,9 +188,16 @@ def summary_body(
             for u in result.unplaced
         ]
         out += ["", "</details>"]
+    if result.failed:
+        out += ["", f"Files the model did not review ({len(result.failed)}):", ""]
+        out += [f"- `{_cell(p)}`: {_cell(why)}" for p, why in result.failed]
     not_reviewed = [(p, why) for p, why in result.skipped if p not in unchanged]
     if not_reviewed:
-        out += ["", f"<details><summary>Files not reviewed ({len(not_reviewed)})</summary>", ""]
+        out += [
+            "",
+            f"<details><summary>Files skipped by policy ({len(not_reviewed)})</summary>",
+            "",
+        ]
         out += [f"- `{_cell(p)}`: {_cell(why)}" for p, why in not_reviewed]
         out += ["", "</details>"]
     if unchanged:
@@ -195,11 +206,11 @@ def summary_body(
             f"<sub>{len(unchanged)} file(s) unchanged since the last review were not "
             "reviewed again.</sub>",
         ]
-    notes = []
+    notes = [counts(result)]
     if result.dropped_low_confidence:
         notes.append(f"{result.dropped_low_confidence} low-confidence finding(s) dropped")
     if result.scoring_note:
-        notes.append(f"second pass skipped: {result.scoring_note}")
+        notes.append(f"second pass: {result.scoring_note}")
     usage = result.usage
     notes.append(
         f"{usage.prompt_tokens} prompt + {usage.completion_tokens} completion tokens in "

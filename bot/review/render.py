@@ -30,12 +30,34 @@ def as_text(result: ReviewResult) -> str:
         )
     for path, why in result.skipped:
         out.append(f"{path}: skipped ({why})")
+    for path, why in result.failed:
+        out.append(f"{path}: NOT REVIEWED ({why})")
     usage = result.usage
+    out.append(result.headline())
     out.append(
-        f"{len(result.placed)} finding(s) in {result.files_reviewed} file(s); "
+        f"{len(result.placed)} finding(s); {counts(result)}; "
         f"{usage.prompt_tokens} prompt + {usage.completion_tokens} completion tokens"
     )
     return "\n".join(out) + "\n"
+
+
+def counts(result: ReviewResult) -> str:
+    """Reviewed, skipped by policy and failed files, always all three."""
+    return (
+        f"{result.files_reviewed} file(s) reviewed, {len(result.skipped)} skipped by policy, "
+        f"{len(result.failed)} failed"
+    )
+
+
+def verdict(result: ReviewResult) -> str:
+    """The sentence above the findings: never "no problems" unless every file was reviewed."""
+    if result.review_failed:
+        return f"**The review failed.** {result.headline()}"
+    if result.failed:
+        return f"**Incomplete review.** {result.headline()}"
+    if not result.reviewable:
+        return "No file to review: every changed file was skipped by policy."
+    return ""
 
 
 def _cell(text: str) -> str:
@@ -45,13 +67,16 @@ def _cell(text: str) -> str:
 def as_markdown(result: ReviewResult, *, title: str = "Forge Assist review") -> str:
     """The summary comment; found again and edited in place through its hidden marker."""
     out = [SUMMARY_MARKER, f"### {title}", ""]
+    said = verdict(result)
+    if said:
+        out += [said, ""]
     if result.placed:
         out += ["| severity | where | finding |", "| --- | --- | --- |"]
         for p in result.placed:
             where = f"`{p.anchor.path}` {_lines(p.anchor.start_line, p.anchor.end_line)}"
             out.append(f"| {p.finding.severity.value} | {where} | {_cell(p.finding.title)} |")
-    else:
-        out.append("No problems found in the reviewed files.")
+    elif result.complete and result.reviewable:
+        out.append(f"No problems found: all {result.reviewable} reviewable file(s) reviewed.")
     if result.unplaced:
         out += [
             "",
@@ -64,14 +89,21 @@ def as_markdown(result: ReviewResult, *, title: str = "Forge Assist review") -> 
                 f"{_cell(u.finding.explanation)} _({u.reason})_"
             )
         out += ["", "</details>"]
+    if result.failed:
+        out += ["", f"Files the model did not review ({len(result.failed)}):", ""]
+        out += [f"- `{path}`: {why}" for path, why in result.failed]
     if result.skipped:
-        out += ["", f"<details><summary>Files not reviewed ({len(result.skipped)})</summary>", ""]
+        out += [
+            "",
+            f"<details><summary>Files skipped by policy ({len(result.skipped)})</summary>",
+            "",
+        ]
         out += [f"- `{path}`: {why}" for path, why in result.skipped]
         out += ["", "</details>"]
     usage = result.usage
     out += [
         "",
-        f"<sub>{result.files_reviewed} file(s) reviewed · {usage.prompt_tokens} prompt "
+        f"<sub>{counts(result)} · {usage.prompt_tokens} prompt "
         f"+ {usage.completion_tokens} completion tokens · {usage.requests} request(s)</sub>",
     ]
     return "\n".join(out) + "\n"
@@ -94,7 +126,10 @@ def as_json(result: ReviewResult) -> str:
             for u in result.unplaced
         ],
         "skipped": [{"path": path, "reason": why} for path, why in result.skipped],
+        "failed": [{"path": path, "reason": why} for path, why in result.failed],
         "files_reviewed": result.files_reviewed,
+        "review_failed": result.review_failed,
+        "summary": result.headline(),
         "usage": result.usage.as_dict(),
     }
     return json.dumps(data, indent=2) + "\n"
@@ -104,6 +139,19 @@ def as_sarif(result: ReviewResult) -> str:
     """SARIF 2.1.0 for code scanning: one result per placed finding."""
     rules = sorted({p.finding.category.value for p in result.placed})
     run = {
+        "invocations": [
+            {
+                "executionSuccessful": not result.review_failed,
+                "toolExecutionNotifications": [
+                    {
+                        "level": "error",
+                        "message": {"text": f"not reviewed: {why}"},
+                        "locations": [{"physicalLocation": {"artifactLocation": {"uri": path}}}],
+                    }
+                    for path, why in result.failed
+                ],
+            }
+        ],
         "tool": {
             "driver": {
                 "name": "forge-assist",

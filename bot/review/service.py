@@ -88,6 +88,9 @@ class ReviewOutcome:
             "files_reviewed": self.result.files_reviewed if self.result else 0,
             "unplaced": len(self.result.unplaced) if self.result else 0,
             "skipped_files": [list(s) for s in self.result.skipped[:50]] if self.result else [],
+            "failed_files": [list(s) for s in self.result.failed[:50]] if self.result else [],
+            "review_failed": self.result.review_failed if self.result else False,
+            "summary": self.result.headline() if self.result else "",
             "dropped_low_confidence": self.result.dropped_low_confidence if self.result else 0,
             "dropped_learned": len(self.result.learned_drops) if self.result else 0,
             "acted_on": [list(a) for a in self.acted_on],
@@ -385,7 +388,7 @@ async def review_change(
     summary = forge.upsert_comment(repo, number, marker=SUMMARY_MARKER, body=text)
     memory.save_patches(key, patches, head)
     counts = _counts([*posted, *refused])
-    _report_status(forge, repo, head, counts)
+    _report_status(forge, repo, head, result, counts)
     return ReviewOutcome(
         "posted",
         "",
@@ -403,12 +406,32 @@ async def review_change(
     )
 
 
-def _report_status(forge: Forge, repo: RepoRef, sha: str, counts: Mapping[str, int]) -> None:
-    """A commit status with the counts; a token without the right to set one is not an error."""
+def review_status(result: ReviewResult, counts: Mapping[str, int]) -> tuple[StatusState, str]:
+    """The commit status of a review: ``error`` when the model reviewed none of the reviewable
+    files; else ``success`` (informative; failing a build is the Action's ``fail-on``), with
+    the files not reviewed counted. "no findings" only when every file was reviewed."""
     total = sum(counts.values())
     serious = counts.get("critical", 0) + counts.get("major", 0)
-    state = StatusState.SUCCESS  # informative; failing a build is the Action's `fail-on`
-    description = f"{total} finding(s), {serious} major or critical" if total else "no findings"
+    if result.review_failed:
+        return StatusState.ERROR, _short(f"review failed: {result.headline()}")
+    found = f"{total} finding(s), {serious} major or critical" if total else "no findings"
+    if result.failed:
+        found = (
+            f"{total} finding(s); {len(result.failed)} of {result.reviewable} file(s) not reviewed"
+        )
+    return StatusState.SUCCESS, found
+
+
+def _short(text: str, limit: int = 140) -> str:
+    """GitHub refuses a status description over 140 characters."""
+    return text if len(text) <= limit else text[: limit - 1] + "…"
+
+
+def _report_status(
+    forge: Forge, repo: RepoRef, sha: str, result: ReviewResult, counts: Mapping[str, int]
+) -> None:
+    """A commit status with the counts; a token without the right to set one is not an error."""
+    state, description = review_status(result, counts)
     try:
         forge.set_status(repo, CommitStatus(sha, state, STATUS_CONTEXT, description))
     except (PermissionDenied, NotFound) as exc:

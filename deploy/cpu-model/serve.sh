@@ -40,6 +40,8 @@ export DO_NOT_TRACK=1
 
 # --enable-prompt-tokens-details: usage.prompt_tokens_details.cached_tokens in every reply
 # (prefix-cache hits per request, for our accounting). Prefix caching itself is on by default.
+# disable_any_whitespace: JSON answers without free whitespace between tokens, so a schema's
+# longest valid answer (bot/llm/budget.py) bounds the answer's tokens.
 exec "$VENV/bin/python" -m vllm.entrypoints.openai.api_server \
   --model "$MODEL" \
   --served-model-name "$NAME" \
@@ -49,4 +51,5 @@ exec "$VENV/bin/python" -m vllm.entrypoints.openai.api_server \
   --enforce-eager \
   --enable-prefix-caching \
   --enable-prompt-tokens-details \
+  --structured-outputs-config '{"disable_any_whitespace": true}' \
   "$@"

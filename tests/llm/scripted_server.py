@@ -41,6 +41,7 @@ class Reply:
     delay_s: float = 0.0
     events: list[Any] | None = None  # SSE: dicts are sent as JSON, strings as they are;
     # the string ABORT drops the connection at that point
+    runaway: bool = False  # a model that writes until max_tokens cuts it (see runaway_reply)
 
 
 def chat_reply(
@@ -76,6 +77,13 @@ def chat_reply(
     )
 
 
+def runaway_reply() -> Reply:
+    """A model that keeps writing inside a JSON string until ``max_tokens`` cuts it: the
+    answer is the request's ``max_tokens`` characters of an unfinished object, reported as
+    that many completion tokens with ``finish_reason: length``."""
+    return Reply(runaway=True)
+
+
 def stream_reply(pieces: list[str], *, prompt_tokens: int = 5, model: str = "scripted") -> Reply:
     events: list[Any] = [
         {"model": model, "choices": [{"index": 0, "delta": {"role": "assistant"}}]}
@@ -105,6 +113,7 @@ class Recorded:
 class ScriptedServer:
     def __init__(self) -> None:
         self.script: deque[Reply] = deque()
+        self.fallback: Reply | None = None  # what an empty script answers (default: "ok")
         self.requests: list[Recorded] = []
         self.disconnects = 0
         self.in_flight = 0
@@ -122,6 +131,7 @@ class ScriptedServer:
 
     def reset(self) -> None:
         self.script.clear()
+        self.fallback = None
         self.requests.clear()
         self.disconnects = 0
         self.in_flight = 0
@@ -179,12 +189,19 @@ class ScriptedServer:
         elif path == "/detokenize":
             await _send_json(send, 200, {"prompt": "".join(chr(t) for t in body["tokens"])})
         elif path == "/v1/chat/completions":
-            await self._chat(receive, send)
+            await self._chat(receive, send, body or {})
         else:
             await _send_json(send, 404, {"error": "not found"})
 
-    async def _chat(self, receive: Receive, send: Send) -> None:
-        reply = self.script.popleft() if self.script else chat_reply("ok")
+    async def _chat(self, receive: Receive, send: Send, body: dict[str, Any]) -> None:
+        reply = self.script.popleft() if self.script else self.fallback or chat_reply("ok")
+        if reply.runaway:
+            asked = int(body.get("max_tokens") or 16)
+            text = '{"findings": [{"explanation": "' + "so " * asked
+            reply = chat_reply(text[:asked], completion_tokens=asked, finish_reason="length")
+        await self._answer(reply, receive, send)
+
+    async def _answer(self, reply: Reply, receive: Receive, send: Send) -> None:
         # "In flight" ends before the reply is sent: the client may send its next request as
         # soon as it has this reply, and that one must not be counted with this one.
         self.in_flight += 1

@@ -14,8 +14,8 @@ from bot.repoconfig import parse_repo_config
 from bot.review.findings import FindingsAnswer
 from bot.review.local import LocalRepoError, local_change
 from bot.review.pipeline import ReviewInput, ReviewResult, review_diff
-from bot.review.render import SUMMARY_MARKER, as_markdown, as_sarif
-from tests.llm.scripted_server import Reply, ScriptedServer, chat_reply
+from bot.review.render import SUMMARY_MARKER, as_markdown, as_sarif, as_text
+from tests.llm.scripted_server import Reply, ScriptedServer, chat_reply, runaway_reply
 from tests.support.processes import ROOT, assist_cmd, assist_env
 from tests.support.vllm import VLLMServer
 
@@ -164,7 +164,84 @@ def test_invalid_answers_are_reported_not_posted(repo: Path, scripted: ScriptedS
     scripted.push(chat_reply("I think the code is fine!"), chat_reply('{"findings": "no"}'))
     result = run(scripted, ReviewInput(change.title, change.body, change.diff, change.config))
     assert result.placed == ()
-    assert ("shop.py", "the model's answer did not follow the schema") in result.skipped
+    assert result.failed == (("shop.py", "the model's answer did not follow the schema"),)
+    assert result.skipped == (("poetry.lock", "lock file"),)  # by policy, not a failure
+    assert (result.files_reviewed, result.review_failed) == (0, True)
+
+
+def test_a_model_that_runs_to_max_tokens_gets_a_smaller_retry_then_a_precise_message(
+    repo: Path, scripted: ScriptedServer
+) -> None:
+    change = local_change(repo, "main")
+    scripted.fallback = runaway_reply()
+    result = run(scripted, ReviewInput(change.title, change.body, change.diff, change.config))
+    first, second = scripted.chat_requests()  # no "repair" of a cut answer: a smaller ask
+    assert (first["max_tokens"], second["max_tokens"]) == (768, 384)
+    limits = [
+        body["response_format"]["json_schema"]["schema"]["$defs"]["Finding"]["properties"]
+        for body in (first, second)
+    ]
+    assert limits[1]["explanation"]["maxLength"] < limits[0]["explanation"]["maxLength"]
+    assert result.failed == (
+        (
+            "shop.py",
+            "the model's answer was cut at 768 tokens, then at 384 tokens with a smaller allowance",
+        ),
+    )
+    assert result.review_failed
+    assert result.headline() == "Reviewed 0 of 1 file(s): the model's answer was cut off."
+    summary = as_markdown(result)
+    assert "**The review failed.** Reviewed 0 of 1 file(s)" in summary
+    assert "No problems found" not in summary
+    assert "0 file(s) reviewed, 1 skipped by policy, 1 failed" in summary
+    text = as_text(result)
+    assert "shop.py: NOT REVIEWED (the model's answer was cut at 768 tokens" in text
+
+
+def test_no_problems_found_only_when_every_file_was_reviewed(
+    repo: Path, scripted: ScriptedServer
+) -> None:
+    (repo / "other.py").write_text("def f(x):\n    return x + 1\n")
+    git(repo, "add", "-A")
+    git(repo, "commit", "-qm", "another file")
+    change = local_change(repo, "main")
+    scripted.push(answer())  # the first file: clean
+    scripted.fallback = runaway_reply()  # the second: cut, twice
+    result = run(scripted, ReviewInput(change.title, change.body, change.diff, change.config))
+    assert (result.files_reviewed, len(result.failed), result.review_failed) == (1, 1, False)
+    summary = as_markdown(result)
+    assert "**Incomplete review.** Reviewed 1 of 2 file(s): the model's answer was cut off." in (
+        summary
+    )
+    assert "No problems found" not in summary
+    scripted.reset()
+    scripted.push(answer(), answer())
+    complete = run(scripted, ReviewInput(change.title, change.body, change.diff, change.config))
+    assert complete.complete
+    assert complete.files_reviewed == 2
+    assert "No problems found: all 2 reviewable file(s) reviewed." in as_markdown(complete)
+
+
+def test_cli_review_says_when_the_review_failed(repo: Path, scripted: ScriptedServer) -> None:
+    scripted.fallback = runaway_reply()
+    done = subprocess.run(
+        assist_cmd("review", "--repo", str(repo), "--base", "main"),
+        env=assist_env(
+            {
+                "ASSIST_LLM_BASE_URLS": scripted.base_url,
+                "ASSIST_LLM_MODEL": "s",
+                "ASSIST_LLM_MAX_RETRIES": "0",
+                "ASSIST_LLM_CONTEXT_TOKENS": "32768",
+            }
+        ),
+        cwd=ROOT,
+        capture_output=True,
+        text=True,
+        timeout=120,
+    )
+    assert done.returncode == 1, done.stderr
+    assert "Reviewed 0 of 1 file(s): the model's answer was cut off." in done.stderr
+    assert "0 file(s) reviewed, 1 skipped by policy, 1 failed" in done.stdout
 
 
 def test_cli_review_sarif(repo: Path, scripted: ScriptedServer, tmp_path: Path) -> None:

@@ -20,7 +20,7 @@ from bot.review.render import SUMMARY_MARKER
 from bot.review.service import ReviewOutcome, review_change
 from bot.settings import Settings
 from tests.forge.conftest import APP_ID, GITLAB_BOT, GITLAB_TOKEN, REPO, make_settings
-from tests.llm.scripted_server import Reply, ScriptedServer, chat_reply
+from tests.llm.scripted_server import Reply, ScriptedServer, chat_reply, runaway_reply
 from tests.support.vllm import VLLMServer
 from tests.testforge import TestForge
 from tests.testforge.fixtures import AppKey
@@ -277,6 +277,40 @@ def test_config_on_the_default_branch_can_turn_review_off(world: World) -> None:
     assert world.summaries() == []
 
 
+def test_a_model_that_fails_every_file_gives_a_failed_summary_and_status(world: World) -> None:
+    world.llm.fallback = runaway_reply()  # every answer runs until max_tokens cuts it
+    outcome = world.review(NoMemory())
+    assert outcome.status == "posted"
+    assert outcome.result is not None
+    assert outcome.result.review_failed
+    assert outcome.posted == ()
+    (summary,) = world.summaries()
+    assert "**The review failed.** Reviewed 0 of 1 file(s): the model's answer was cut off." in (
+        summary
+    )
+    assert "`shop.py`: the model's answer was cut at 768 tokens, then at 384 tokens" in summary
+    assert "No problems found" not in summary
+    (status,) = world.server.statuses(REPO)
+    # GitLab has no "error": the forge adapter sends "failed"
+    assert status["state"] == ("error" if world.kind == "github" else "failure")
+    assert status["description"].startswith("review failed: Reviewed 0 of 1 file(s)")
+    assert "no findings" not in status["description"]
+    detail = outcome.detail()
+    assert detail["review_failed"] is True
+    assert detail["failed_files"] == [list(outcome.result.failed[0])]
+
+
+def test_a_clean_complete_review_says_no_problems_and_succeeds(world: World) -> None:
+    world.llm.push(answer())
+    outcome = world.review(NoMemory())
+    assert outcome.result is not None
+    assert outcome.result.complete
+    (summary,) = world.summaries()
+    assert "No problems found." in summary
+    (status,) = world.server.statuses(REPO)
+    assert (status["state"], status["description"]) == ("success", "no findings")
+
+
 @pytest.mark.vllm
 def test_real_model_review_posts_only_valid_anchored_comments(
     testforge: TestForge, app_key: AppKey, scripted: ScriptedServer, vllm_server: VLLMServer
@@ -291,12 +325,18 @@ def test_real_model_review_posts_only_valid_anchored_comments(
             "llm_model": vllm_server.model,
             "llm_context_tokens": 2048,
             "llm_seed": 1,
+            "llm_timeout_s": 900.0,  # a shared CPU server under load answers in minutes
         }
     )
     outcome = world.review(NoMemory())
     assert outcome.status == "posted"
     assert outcome.result is not None
     assert outcome.result.usage.requests >= 1
+    # The answers parsed (a sized schema closes in time): the file was reviewed, not dropped;
+    # every finding is placed or listed as unplaced.
+    assert outcome.result.failed == ()
+    assert outcome.result.files_reviewed == 1
+    assert not outcome.result.review_failed
     diff = world.forge.get_diff(world.repo, world.number)
     (shop,) = [f for f in parse_diff(diff.unified) if f.path == "shop.py"]
     comments = world.inline()
