@@ -41,6 +41,28 @@ def _settings() -> Settings:
         raise typer.Exit(2) from exc
 
 
+def _model_ready(settings: Settings, command: str) -> Settings:
+    """Check the model server first (fails in seconds, naming the URL and the reason), then
+    fit the settings left at their defaults to what it serves and how fast it answers."""
+    from bot.llm.check import (
+        ModelCheckError,
+        check_model,
+        describe_fit,
+        fit_settings,
+        measure_speed,
+    )
+
+    try:
+        served = check_model(settings)
+    except ModelCheckError as exc:
+        typer.echo(f"assist {command}: {exc}; `assist doctor` says more", err=True)
+        raise typer.Exit(1) from exc
+    speed = measure_speed(settings, served)
+    fitted, values = fit_settings(settings, served, speed)
+    typer.echo(f"assist {command}: {describe_fit(served, speed, values)}", err=True)
+    return fitted
+
+
 @app.command()
 def serve(
     host: Annotated[str | None, typer.Option(help="Bind address (ASSIST_HOST).")] = None,
@@ -184,6 +206,7 @@ def review(
     if not change.diff:
         typer.echo(f"assist review: no changes between {base} and {head or 'HEAD'}", err=True)
         raise typer.Exit(0)
+    settings = _model_ready(settings, "review")
     request = ReviewInput(
         change.title, change.body, change.diff, change.config, sources=change.sources
     )
@@ -228,6 +251,7 @@ def fix(
     except OSError as exc:
         typer.echo(f"assist fix: cannot read {issue_text}: {exc}", err=True)
         raise typer.Exit(2) from exc
+    settings = _model_ready(settings, "fix")
     try:
         done = asyncio.run(
             fix_local(settings, repo, issue, progress=lambda s: typer.echo(f"... {s}", err=True))

@@ -65,7 +65,7 @@ def serve(env: Mapping[str, str], *, workers: int = 1) -> Iterator[str]:
     base = f"http://127.0.0.1:{port}"
     try:
         try:
-            wait_http(base + "/healthz", proc=None)
+            wait_http(base + "/healthz", timeout=120.0, proc=None)  # a loaded machine
         except TimeoutError:
             log.seek(0)
             raise RuntimeError(f"assist serve did not start:\n{log.read().decode()}") from None
