@@ -319,6 +319,43 @@ def search(
         raise typer.Exit(1) from exc
 
 
+@app.command("doctor")
+def doctor(
+    as_json: Annotated[
+        bool, typer.Option("--json", help='{"checks": [{"name", "ok", "detail", "fix"}]}')
+    ] = False,
+) -> None:
+    """Check the whole setup: settings, database, Redis and workers, the model, embeddings,
+    Qdrant, the sandbox and each configured forge. Exit 1 when any check fails."""
+    import json
+
+    from bot.doctor import as_json as checks_json
+    from bot.doctor import run_checks
+
+    settings = _settings()
+    checks = run_checks(settings)
+    if as_json:
+        sys.stdout.write(json.dumps(checks_json(checks), indent=2) + "\n")
+    else:
+        from rich.console import Console
+        from rich.table import Table
+
+        table = Table(title="assist doctor", show_lines=False)
+        for column in ("", "check", "detail", "fix"):
+            table.add_column(column, overflow="fold")
+        for c in checks:
+            mark = "[green]ok[/green]" if c.ok else "[red]FAIL[/red]"
+            table.add_row(mark, c.name, c.detail, "" if c.ok else c.fix)
+        Console(soft_wrap=False).print(table)
+    failed = [c.name for c in checks if not c.ok]
+    if failed:
+        if not as_json:
+            typer.echo(
+                f"assist doctor: {len(failed)} check(s) failed: {', '.join(failed)}", err=True
+            )
+        raise typer.Exit(1)
+
+
 @config_app.command("docs")
 def config_docs(
     output: Annotated[Path | None, typer.Option(help="Write to a file instead.")] = None,

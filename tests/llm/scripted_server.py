@@ -189,6 +189,12 @@ class ScriptedServer:
                 for name in self.served
             ]
             await _send_json(send, 200, {"object": "list", "data": models})
+        elif path == "/v1/completions":  # the speed probe; the script is for chat
+            text = "5, 6, 7, 8,"
+            usage = {"prompt_tokens": 5, "completion_tokens": 4, "total_tokens": 9}
+            choice = {"index": 0, "text": text, "finish_reason": "length"}
+            await _send_json(send, 200, {"object": "text_completion", "choices": [choice],
+                                         "usage": usage})  # fmt: skip
         elif path == "/v1/chat/completions":
             await self._chat(receive, send)
         else:
