@@ -27,6 +27,8 @@ config_app = typer.Typer(no_args_is_help=True, help="Configuration.")
 app.add_typer(db_app, name="db")
 app.add_typer(jobs_app, name="jobs")
 app.add_typer(config_app, name="config")
+connect_app = typer.Typer(no_args_is_help=True, help="Connect a forge: its webhook and App.")
+app.add_typer(connect_app, name="connect")
 action_app = typer.Typer(
     no_args_is_help=True, help="Run inside CI: the GitHub Action and the GitLab CI template."
 )
@@ -354,6 +356,81 @@ def doctor(
                 f"assist doctor: {len(failed)} check(s) failed: {', '.join(failed)}", err=True
             )
         raise typer.Exit(1)
+
+
+@connect_app.command("gitlab")
+def connect_gitlab_command(
+    project: Annotated[str, typer.Option(help="GROUP/NAME of the project.")],
+    url: Annotated[str, typer.Option(help="The public address of `assist serve`.")],
+    state_file: Annotated[
+        Path, typer.Option(help="Where the hook's token fingerprint is remembered.")
+    ] = Path(".assist/connect-gitlab.json"),
+) -> None:
+    """Create or update the project's webhook (our token, merge request/comment/push events)
+    and check the bot token's scopes. Running it again changes nothing."""
+    from bot.connect import ConnectError, connect_gitlab
+
+    settings = _settings()
+    if settings.gitlab_token is None or not settings.gitlab_webhook_tokens:
+        typer.echo(
+            "assist connect gitlab: set ASSIST_GITLAB_TOKEN (the bot's token, scope api) and "
+            "ASSIST_GITLAB_WEBHOOK_TOKENS (`make run` generates one in .assist/secrets.env)",
+            err=True,
+        )
+        raise typer.Exit(2)
+    try:
+        done = connect_gitlab(
+            gitlab_url=settings.gitlab_url,
+            api_token=settings.gitlab_token.get_secret_value(),
+            webhook_token=settings.gitlab_webhook_tokens[0].get_secret_value(),
+            project=project,
+            public_url=url,
+            state_file=state_file,
+            timeout_s=settings.forge_timeout_s,
+        )
+    except ConnectError as exc:
+        typer.echo(f"assist connect gitlab: {exc}", err=True)
+        raise typer.Exit(1) from exc
+    typer.echo(done.report(project))
+
+
+@connect_app.command("github")
+def connect_github_command(
+    url: Annotated[str, typer.Option(help="The public https address of `assist serve`.")],
+    org: Annotated[str | None, typer.Option(help="Create the App in this organisation.")] = None,
+    name: Annotated[str | None, typer.Option(help="The App's name.")] = None,
+    out: Annotated[Path, typer.Option(help="Where the App's settings go.")] = Path(
+        ".assist/github-app"
+    ),
+) -> None:
+    """Create the GitHub App with the manifest flow (deploy/github-app/create_app.py): opens a
+    local page to confirm on GitHub, then writes the App id, key and webhook secret to OUT."""
+    import subprocess
+
+    settings = _settings()
+    script = Path(__file__).resolve().parents[1] / "deploy" / "github-app" / "create_app.py"
+    if not script.is_file():
+        typer.echo(f"assist connect github: {script} is missing (run from a checkout)", err=True)
+        raise typer.Exit(2)
+    github_url = settings.github_api_url.removesuffix("/api/v3")
+    if github_url == "https://api.github.com":
+        github_url = "https://github.com"
+    args = [sys.executable, str(script), "--webhook-url", url.rstrip("/") + "/webhooks/github",
+            "--github-url", github_url, "--out", str(out)]  # fmt: skip
+    if org:
+        args += ["--org", org]
+    if name:
+        args += ["--name", name]
+    code = subprocess.run(args, check=False).returncode
+    if code == 0:
+        typer.echo(
+            f"assist connect github: the App's settings are in {out}/app.env; load them "
+            f"(`set -a; . {out}/app.env; set +a`) and restart `make run`. To undo: delete the "
+            "App in GitHub's Settings > Developer settings > GitHub Apps, and the files in "
+            f"{out}.",
+            err=True,
+        )
+    raise typer.Exit(code)
 
 
 @config_app.command("docs")

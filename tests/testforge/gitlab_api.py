@@ -554,3 +554,14 @@ def delete_hook(forge: TestForge, req: Request, p: dict[str, str]) -> Response:
     _maintainer(forge, req, repo)
     repo.hooks[:] = [h for h in repo.hooks if h["id"] != int(p["hook_id"])]
     return Response(204, None)
+
+
+@route("GET", "/projects/{id}")
+def get_project(forge: TestForge, req: Request, p: dict[str, str]) -> Response:
+    repo = find_repo(forge, p)
+    _who(req)
+    return Response(
+        200,
+        {"id": repo.id, "path_with_namespace": repo.path, "name": repo.path.rsplit("/", 1)[-1],
+         "default_branch": repo.default_branch, "web_url": f"{forge.url}/{repo.path}"},
+    )  # fmt: skip
