@@ -212,10 +212,19 @@ def review(
     request = ReviewInput(
         change.title, change.body, change.diff, change.config, sources=change.sources
     )
+    from bot.progress import CliProgress
+    from bot.review.diff import parse_diff
+
     try:
-        result = asyncio.run(
-            run_review(settings, request, scope=("local", str(repo.resolve()), change.head_sha))
-        )
+        with CliProgress("assist review", total=len(parse_diff(change.diff))) as bar:
+            result = asyncio.run(
+                run_review(
+                    settings,
+                    request,
+                    scope=("local", str(repo.resolve()), change.head_sha),
+                    progress=bar.step,
+                )
+            )
     except LLMError as exc:
         typer.echo(f"assist review: the model failed: {exc}", err=True)
         raise typer.Exit(1) from exc
@@ -254,10 +263,11 @@ def fix(
         typer.echo(f"assist fix: cannot read {issue_text}: {exc}", err=True)
         raise typer.Exit(2) from exc
     settings = _model_ready(settings, "fix")
+    from bot.progress import CliProgress
+
     try:
-        done = asyncio.run(
-            fix_local(settings, repo, issue, progress=lambda s: typer.echo(f"... {s}", err=True))
-        )
+        with CliProgress("assist fix") as bar:
+            done = asyncio.run(fix_local(settings, repo, issue, progress=bar.stage))
     except (FixError, RepoConfigError) as exc:
         typer.echo(f"assist fix: {exc}", err=True)
         raise typer.Exit(2) from exc

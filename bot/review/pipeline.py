@@ -5,7 +5,7 @@ posts what this returns, and the CLI prints it."""
 from __future__ import annotations
 
 import asyncio
-from collections.abc import Mapping, Sequence
+from collections.abc import Callable, Mapping, Sequence
 from dataclasses import dataclass, field, replace
 
 from bot.llm import LLM, ModelOutputError, PromptTooLongError, Tokenizer, Usage, fit
@@ -114,8 +114,10 @@ async def review_diff(
     context_tokens: int,
     answer_tokens: int = 768,
     already_posted: frozenset[str] = frozenset(),
+    progress: Callable[[str], None] | None = None,
 ) -> ReviewResult:
-    """Review every reviewable file of ``request.diff``; the LLM client bounds concurrency."""
+    """Review every reviewable file of ``request.diff``; the LLM client bounds concurrency.
+    ``progress`` hears of each file when its answer is in."""
     config = request.config
     files = parse_diff(request.diff)
     skipped: list[tuple[str, str]] = []
@@ -125,20 +127,22 @@ async def review_diff(
         if reason is None and config.review.languages and not _language_ok(file, config):
             reason = "language not enabled in .assist.toml"
         (skipped.append((file.path, reason)) if reason else todo.append(file))
-    answers = await asyncio.gather(
-        *(
-            _review_file(
-                llm,
-                tokenizer,
-                request,
-                file,
-                nonce=nonce,
-                context_tokens=context_tokens,
-                answer_tokens=answer_tokens,
-            )
-            for file in todo
+
+    async def one(file: FileDiff) -> list[Finding] | str:
+        answer = await _review_file(
+            llm,
+            tokenizer,
+            request,
+            file,
+            nonce=nonce,
+            context_tokens=context_tokens,
+            answer_tokens=answer_tokens,
         )
-    )
+        if progress is not None:
+            progress(f"{file.path} reviewed")
+        return answer
+
+    answers = await asyncio.gather(*(one(file) for file in todo))
     minimum = config.min_severity
     placed: dict[str, PlacedFinding] = {}
     unplaced: list[UnplacedFinding] = []
