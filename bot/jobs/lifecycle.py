@@ -110,13 +110,14 @@ def review_skipped(forge: Forge, repo: RepoRef, sha: str, reason: str) -> bool:
 
 def failure_note(kind: str, reason: str, job_id: str) -> str:
     what = WHAT.get(kind, kind)
+    again = {"review": "`/assist review`", "fix": "`/assist fix`", "ask": "`/assist ask`"}
     return (
         f"{FAILURE_MARKER.format(kind=kind)}\n"
-        f"**Forge Assist could not finish the {what}** for this "
-        f"{'issue' if kind == 'fix' else 'change'}: {reason}.\n\n"
-        f"Nothing was lost: an operator can retry it with `assist jobs retry {job_id}` "
-        "(or `/assist review` again once the cause is fixed). `assist doctor` shows what is "
-        "wrong with the setup."
+        f"**Forge Assist could not finish the {what} for this "
+        f"{'issue' if kind == 'fix' else 'change'}:** {reason}.\n\n"
+        f"Nothing was lost: an operator can retry it with `assist jobs retry {job_id}`, or "
+        f"comment {again.get(kind, 'the command')} again once the cause is fixed "
+        "(`assist doctor` shows what is wrong with the setup)."
     )
 
 
