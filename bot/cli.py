@@ -36,6 +36,8 @@ console_app.add_typer(key_app, name="key")
 app.add_typer(console_app, name="console")
 feedback_app = typer.Typer(no_args_is_help=True, help="Feedback on posted findings.")
 app.add_typer(feedback_app, name="feedback")
+connect_app = typer.Typer(no_args_is_help=True, help="Connect a forge: its webhook and App.")
+app.add_typer(connect_app, name="connect")
 action_app = typer.Typer(
     no_args_is_help=True, help="Run inside CI: the GitHub Action and the GitLab CI template."
 )
@@ -113,6 +115,28 @@ def _settings() -> Settings:
     except ValidationError as exc:
         typer.echo(f"assist: invalid configuration:\n{exc}", err=True)
         raise typer.Exit(2) from exc
+
+
+def _model_ready(settings: Settings, command: str) -> Settings:
+    """Check the model server first (fails in seconds, naming the URL and the reason), then
+    fit the settings left at their defaults to what it serves and how fast it answers."""
+    from bot.llm.check import (
+        ModelCheckError,
+        check_model,
+        describe_fit,
+        fit_settings,
+        measure_speed,
+    )
+
+    try:
+        served = check_model(settings)
+    except ModelCheckError as exc:
+        typer.echo(f"assist {command}: {exc}; `assist doctor` says more", err=True)
+        raise typer.Exit(1) from exc
+    speed = measure_speed(settings, served)
+    fitted, values = fit_settings(settings, served, speed)
+    typer.echo(f"assist {command}: {describe_fit(served, speed, values)}", err=True)
+    return fitted
 
 
 @app.command()
@@ -414,13 +438,23 @@ def review(
     if not change.diff:
         typer.echo(f"assist review: no changes between {base} and {head or 'HEAD'}", err=True)
         raise typer.Exit(0)
+    settings = _model_ready(settings, "review")
     request = ReviewInput(
         change.title, change.body, change.diff, change.config, sources=change.sources
     )
+    from bot.progress import CliProgress
+    from bot.review.diff import parse_diff
+
     try:
-        result = asyncio.run(
-            run_review(settings, request, scope=("local", str(repo.resolve()), change.head_sha))
-        )
+        with CliProgress("assist review", total=len(parse_diff(change.diff))) as bar:
+            result = asyncio.run(
+                run_review(
+                    settings,
+                    request,
+                    scope=("local", str(repo.resolve()), change.head_sha),
+                    progress=bar.step,
+                )
+            )
     except LLMError as exc:
         typer.echo(f"assist review: the model failed: {exc}", err=True)
         raise typer.Exit(1) from exc
@@ -462,10 +496,12 @@ def fix(
     except OSError as exc:
         typer.echo(f"assist fix: cannot read {issue_text}: {exc}", err=True)
         raise typer.Exit(2) from exc
+    settings = _model_ready(settings, "fix")
+    from bot.progress import CliProgress
+
     try:
-        done = asyncio.run(
-            fix_local(settings, repo, issue, progress=lambda s: typer.echo(f"... {s}", err=True))
-        )
+        with CliProgress("assist fix") as bar:
+            done = asyncio.run(fix_local(settings, repo, issue, progress=bar.stage))
     except (FixError, RepoConfigError) as exc:
         typer.echo(f"assist fix: {exc}", err=True)
         raise typer.Exit(2) from exc
@@ -527,6 +563,118 @@ def search(
     except IndexerError as exc:
         typer.echo(f"assist search: {exc}", err=True)
         raise typer.Exit(1) from exc
+
+
+@app.command("doctor")
+def doctor(
+    as_json: Annotated[
+        bool, typer.Option("--json", help='{"checks": [{"name", "ok", "detail", "fix"}]}')
+    ] = False,
+) -> None:
+    """Check the whole setup: settings, database, Redis and workers, the model, embeddings,
+    Qdrant, the sandbox and each configured forge. Exit 1 when any check fails."""
+    import json
+
+    from bot.doctor import as_json as checks_json
+    from bot.doctor import run_checks
+
+    settings = _settings()
+    checks = run_checks(settings)
+    if as_json:
+        sys.stdout.write(json.dumps(checks_json(checks), indent=2) + "\n")
+    else:
+        from rich.console import Console
+        from rich.table import Table
+
+        table = Table(title="assist doctor", show_lines=False)
+        for column in ("", "check", "detail", "fix"):
+            table.add_column(column, overflow="fold")
+        for c in checks:
+            mark = "[green]ok[/green]" if c.ok else "[red]FAIL[/red]"
+            table.add_row(mark, c.name, c.detail, "" if c.ok else c.fix)
+        Console(soft_wrap=False).print(table)
+    failed = [c.name for c in checks if not c.ok]
+    if failed:
+        if not as_json:
+            typer.echo(
+                f"assist doctor: {len(failed)} check(s) failed: {', '.join(failed)}", err=True
+            )
+        raise typer.Exit(1)
+
+
+@connect_app.command("gitlab")
+def connect_gitlab_command(
+    project: Annotated[str, typer.Option(help="GROUP/NAME of the project.")],
+    url: Annotated[str, typer.Option(help="The public address of `assist serve`.")],
+    state_file: Annotated[
+        Path, typer.Option(help="Where the hook's token fingerprint is remembered.")
+    ] = Path(".assist/connect-gitlab.json"),
+) -> None:
+    """Create or update the project's webhook (our token, merge request/comment/push events)
+    and check the bot token's scopes. Running it again changes nothing."""
+    from bot.connect import ConnectError, connect_gitlab
+
+    settings = _settings()
+    if settings.gitlab_token is None or not settings.gitlab_webhook_tokens:
+        typer.echo(
+            "assist connect gitlab: set ASSIST_GITLAB_TOKEN (the bot's token, scope api) and "
+            "ASSIST_GITLAB_WEBHOOK_TOKENS (`make run` generates one in .assist/secrets.env)",
+            err=True,
+        )
+        raise typer.Exit(2)
+    try:
+        done = connect_gitlab(
+            gitlab_url=settings.gitlab_url,
+            api_token=settings.gitlab_token.get_secret_value(),
+            webhook_token=settings.gitlab_webhook_tokens[0].get_secret_value(),
+            project=project,
+            public_url=url,
+            state_file=state_file,
+            timeout_s=settings.forge_timeout_s,
+        )
+    except ConnectError as exc:
+        typer.echo(f"assist connect gitlab: {exc}", err=True)
+        raise typer.Exit(1) from exc
+    typer.echo(done.report(project))
+
+
+@connect_app.command("github")
+def connect_github_command(
+    url: Annotated[str, typer.Option(help="The public https address of `assist serve`.")],
+    org: Annotated[str | None, typer.Option(help="Create the App in this organisation.")] = None,
+    name: Annotated[str | None, typer.Option(help="The App's name.")] = None,
+    out: Annotated[Path, typer.Option(help="Where the App's settings go.")] = Path(
+        ".assist/github-app"
+    ),
+) -> None:
+    """Create the GitHub App with the manifest flow (deploy/github-app/create_app.py): opens a
+    local page to confirm on GitHub, then writes the App id, key and webhook secret to OUT."""
+    import subprocess
+
+    settings = _settings()
+    script = Path(__file__).resolve().parents[1] / "deploy" / "github-app" / "create_app.py"
+    if not script.is_file():
+        typer.echo(f"assist connect github: {script} is missing (run from a checkout)", err=True)
+        raise typer.Exit(2)
+    github_url = settings.github_api_url.removesuffix("/api/v3")
+    if github_url == "https://api.github.com":
+        github_url = "https://github.com"
+    args = [sys.executable, str(script), "--webhook-url", url.rstrip("/") + "/webhooks/github",
+            "--github-url", github_url, "--out", str(out)]  # fmt: skip
+    if org:
+        args += ["--org", org]
+    if name:
+        args += ["--name", name]
+    code = subprocess.run(args, check=False).returncode
+    if code == 0:
+        typer.echo(
+            f"assist connect github: the App's settings are in {out}/app.env; load them "
+            f"(`set -a; . {out}/app.env; set +a`) and restart `make run`. To undo: delete the "
+            "App in GitHub's Settings > Developer settings > GitHub Apps, and the files in "
+            f"{out}.",
+            err=True,
+        )
+    raise typer.Exit(code)
 
 
 @config_app.command("docs")

@@ -16,7 +16,7 @@ from rq.worker_registration import clean_worker_registry
 
 from bot.app import queue_policy
 from bot.jobs.context import WorkerContext, install
-from bot.jobs.record import mark_lost
+from bot.jobs.record import lost
 from bot.queue import queue_name
 from bot.routing import QueueName
 from bot.services import build_services
@@ -32,7 +32,7 @@ def _on_abandoned(
     retry, when RQ makes one, records it running again). Other failures pass through."""
     if exc_type is AbandonedJobError:
         try:
-            mark_lost(job.id, "abandoned: its worker died or stopped answering")
+            lost(job, "abandoned: its worker died or stopped answering")
         except Exception:  # the sweep must go on; the job's state is in RQ either way
             log.exception("could not record job %s as abandoned", job.id)
     return True
@@ -74,7 +74,7 @@ class AssistWorker(Worker):
     def handle_work_horse_killed(self, job: Job, retpid: int, ret_val: int, rusage: Any) -> None:
         super().handle_work_horse_killed(job, retpid, ret_val, rusage)  # type: ignore[no-untyped-call]
         try:
-            mark_lost(job.id, f"work horse died under the job (wait status {ret_val})")
+            lost(job, f"work horse died under the job (wait status {ret_val})")
         except Exception:  # the database may be what is down; RQ has the job's state
             log.exception("could not record job %s as lost", job.id)
 

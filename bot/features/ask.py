@@ -11,6 +11,7 @@ from bot.events import CommandEvent, CommandName, Event, TargetKind
 from bot.features._kwargs import command_kwargs
 from bot.jobs.context import WorkerContext
 from bot.jobs.forge import accept_command, job_forge, job_repo
+from bot.jobs.model import ready_model
 from bot.jobs.record import recorded
 from bot.review.ask import ask_change
 from bot.routing import JobSpec, QueueName, Route, job_id
@@ -54,9 +55,10 @@ def ask_job(ctx: WorkerContext, **kwargs: Any) -> dict[str, Any]:
     comment, refused = accept_command(forge, repo, kwargs, refusal=REFUSAL)
     if refused is not None:
         return refused
+    settings = ready_model(ctx)  # fails in seconds, with the reason, when the model cannot
     answer = asyncio.run(
         ask_change(
-            ctx.settings,
+            settings,
             forge,
             repo,
             number,

@@ -36,7 +36,9 @@ def fix_job(ctx: WorkerContext, **kwargs: Any) -> dict[str, Any]:
     from bot.fix.job import FixCommand, FixJob
     from bot.fix.workspace import env_for_git
     from bot.jobs.forge import job_forge, job_repo
+    from bot.jobs.model import ready_model
 
     command = FixCommand.from_kwargs(job_repo(kwargs), kwargs)
-    job = FixJob(job_forge(ctx, kwargs), ctx.settings, command, git_env=env_for_git())
+    settings = ready_model(ctx)  # fails in seconds, with the reason, when the model cannot
+    job = FixJob(job_forge(ctx, kwargs), settings, command, git_env=env_for_git())
     return {**job.run(), "target": kwargs.get("target")}

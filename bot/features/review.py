@@ -18,6 +18,8 @@ from bot.forge.types import RepoRef
 from bot.jobs.context import WorkerContext
 from bot.jobs.forge import accept_command, job_forge, job_repo
 from bot.jobs.indexing import related_code
+from bot.jobs.lifecycle import review_running, review_skipped
+from bot.jobs.model import ready_model
 from bot.jobs.record import recorded
 from bot.review.memory import ChangeKey, SqlMemory
 from bot.review.service import review_change
@@ -92,10 +94,13 @@ def review_job(ctx: WorkerContext, **kwargs: Any) -> dict[str, Any]:
         _comment, refused = accept_command(forge, repo, kwargs, refusal=REFUSAL)
         if refused is not None:
             return refused
+    head = str(kwargs.get("head_sha") or "") or forge.get_change(repo, number).head_sha
+    review_running(forge, repo, head)
+    settings = ready_model(ctx)  # fails in seconds, with the reason, when the model cannot
     guidance = learn_before_review(ctx, forge, repo, number)
     outcome = asyncio.run(
         review_change(
-            ctx.settings,
+            settings,
             forge,
             repo,
             number,
@@ -108,6 +113,10 @@ def review_job(ctx: WorkerContext, **kwargs: Any) -> dict[str, Any]:
         )
     )
     record_acted_on(ctx, repo, number, outcome.acted_on)
+    if outcome.status == "skipped" and not outcome.reason.startswith("superseded"):
+        review_skipped(forge, repo, outcome.head_sha or head, outcome.reason)
+    elif outcome.status == "skipped" and outcome.head_sha:
+        review_skipped(forge, repo, outcome.head_sha, "a newer commit is reviewed instead")
     return {**outcome.detail(), "trigger": trigger}
 
 

@@ -17,6 +17,7 @@ from sqlalchemy.orm import Session
 
 from bot.db.models import JobRun
 from bot.jobs.context import WorkerContext, current
+from bot.jobs.lifecycle import WHAT, is_final, report_failure, review_queued
 from bot.limits import JobLimiter, Limits, defer
 from bot.queue import is_superseded
 
@@ -66,7 +67,7 @@ def _finish(
         run.finished_at = _now()
 
 
-def mark_lost(job_id: str, reason: str) -> None:
+def mark_lost(job_id: str, reason: str) -> bool:
     """Record a job whose process died under it (work horse killed, worker lost) as failed.
 
     Called by the worker, not the job: the job's own ``except`` never ran. Only a run still
@@ -76,11 +77,56 @@ def mark_lost(job_id: str, reason: str) -> None:
     with Session(ctx.engine) as session, session.begin():
         run = session.scalar(select(JobRun).where(JobRun.job_id == job_id).with_for_update())
         if run is None or run.status != "running":
-            return
+            return False
         run.status = "failed"
         run.error = reason[:2000]
         run.finished_at = _now()
     log.warning("job %s lost: %s", job_id, reason, extra={"job_id": job_id})
+    return True
+
+
+def lost(job: Job, reason: str) -> None:
+    """A job whose process died under it: recorded failed, and when RQ will not retry it,
+    shown on the forge (an ``error`` status and one note) so that nobody waits in silence."""
+    if mark_lost(job.id, reason) and is_final(job):
+        kind = str(job.func_name or "").rsplit(".", 1)[-1].removesuffix("_job")
+        kwargs = dict(job.kwargs or {})
+        _show_failure(current(), job.id, kind, kwargs, None, "the job's worker died")
+
+
+def _show_failure(
+    ctx: WorkerContext,
+    job_id: str,
+    kind: str,
+    kwargs: dict[str, Any],
+    exc: BaseException | None,
+    reason: str | None = None,
+) -> None:
+    """The final failure on the forge; never raises (the failure is recorded either way)."""
+    if kind not in WHAT or not kwargs.get("forge"):
+        return
+    from bot.jobs.forge import job_forge, job_repo  # the forge layer, only when needed
+
+    try:
+        forge = job_forge(ctx, kwargs)
+        report_failure(
+            forge, job_repo(kwargs), kwargs, kind=kind, job_id=job_id, exc=exc, reason=reason
+        )
+    except Exception:  # credentials missing or refused: the log and the job record remain
+        log.exception("could not show the failure of job %s on the forge", job_id)
+
+
+def _show_queued(ctx: WorkerContext, kind: str, kwargs: dict[str, Any], reason: str) -> None:
+    if kind != "review" or not kwargs.get("head_sha") or not kwargs.get("forge"):
+        return
+    from bot.jobs.forge import job_forge, job_repo
+
+    try:
+        review_queued(
+            job_forge(ctx, kwargs), job_repo(kwargs), str(kwargs["head_sha"]), f"held: {reason}"
+        )
+    except Exception:
+        log.exception("could not show a queued review on the forge")
 
 
 def _defer(ctx: WorkerContext, job: Job, limits: Limits, reason: str) -> dict[str, Any]:
@@ -126,6 +172,7 @@ def recorded(kind: str) -> Callable[[Body], Body]:
                 ):
                     detail = _defer(ctx, job, limiter.limits, held)
                     _finish(ctx, job_id, status="deferred", detail=detail)
+                    _show_queued(ctx, kind, kwargs, held)
                     return detail
                 detail = body(ctx, **kwargs)
             except Exception as exc:
@@ -136,6 +183,8 @@ def recorded(kind: str) -> Callable[[Body], Body]:
                     detail={},
                     error=f"{type(exc).__name__}: {exc}"[:2000],
                 )
+                if is_final(job):
+                    _show_failure(ctx, job_id, kind, kwargs, exc)
                 raise
             finally:
                 with contextlib.suppress(RedisError):  # else the slot's lease frees it

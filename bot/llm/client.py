@@ -149,6 +149,17 @@ class OpenAIClient:
         if first.finish_reason == "length":
             self._account("json", Usage(failures=1), outcome="cut_off")
             raise _cut_off(output, first, max_tokens, parsed)
+        used = first.usage.prompt_tokens + first.usage.completion_tokens
+        if used and used + max_tokens + 64 > self.config.context_tokens:
+            # The repair re-sends the prompt and this answer: the server would refuse it.
+            self._account("json", Usage(failures=1), outcome="invalid_output")
+            raise ModelOutputError(
+                f"the model's answer is not a valid {output.__name__}, and a repair (the "
+                f"prompt, this answer and {max_tokens} more tokens) would not fit the "
+                f"model's {self.config.context_tokens}-token context",
+                raw=first.text,
+                problems=parsed,
+            )
         second = await self._measured(
             "json_repair",
             self._body(

@@ -42,10 +42,18 @@ class Reply:
 
 
 class _Retryable(Exception):
-    def __init__(self, reason: str, *, status: int | None, retry_after: float | None) -> None:
+    def __init__(
+        self,
+        reason: str,
+        *,
+        status: int | None,
+        retry_after: float | None,
+        too_slow: bool = False,
+    ) -> None:
         super().__init__(reason)
         self.status = status
         self.retry_after = retry_after
+        self.too_slow = too_slow  # the whole answer did not come in time: same size, same end
 
 
 class Transport:
@@ -87,7 +95,9 @@ class Transport:
                         self.url(replica, path), json=body, headers=self._headers
                     )
             except TimeoutError as error:
-                raise _Retryable("timed out", status=None, retry_after=None) from error
+                raise _Retryable(
+                    "timed out", status=None, retry_after=None, too_slow=True
+                ) from error
             self._check(response)
             try:
                 data = response.json()
@@ -185,6 +195,16 @@ class Transport:
             except (_Retryable, httpx.TransportError) as error:
                 last = self._as_retryable(error)
                 avoid.add(replica)
+                if last.too_slow and not [u for u in self.replicas.urls if u not in avoid]:
+                    # Sent again at the same size to a replica that already ran out of time,
+                    # it would time out again: say so now instead of after every retry.
+                    raise LLMUnavailableError(
+                        f"timed out: the model at {replica} did not finish the answer within "
+                        f"{self.config.timeout_s:g} s; it is too slow for this request "
+                        "(raise ASSIST_LLM_TIMEOUT_S or lower ASSIST_LLM_MAX_CONCURRENCY)",
+                        attempts=number + 1,
+                        last_status=None,
+                    ) from error
                 if last.status != 429:  # a 429 is a live, busy replica: not a failure
                     self.replicas.failed(replica)
                 log.warning(

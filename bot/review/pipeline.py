@@ -5,7 +5,7 @@ posts what this returns, and the CLI prints it."""
 from __future__ import annotations
 
 import asyncio
-from collections.abc import Mapping, Sequence
+from collections.abc import Callable, Mapping, Sequence
 from dataclasses import dataclass, field, replace
 
 from bot.llm import (
@@ -240,11 +240,12 @@ async def review_diff(
     context_tokens: int,
     answer_tokens: int = DEFAULT_ANSWER_TOKENS,
     already_posted: frozenset[str] = frozenset(),
+    progress: Callable[[str], None] | None = None,
 ) -> ReviewResult:
     """Review every reviewable file of ``request.diff``; the LLM client bounds concurrency.
-
     Each answer's schema is sized so that its longest valid answer fits ``answer_tokens``
-    (``review_allowances``); a cut answer is asked for again with half the allowance."""
+    (``review_allowances``); a cut answer is asked for again with half the allowance.
+    ``progress`` hears of each file when its answer is in."""
     config = request.config
     files = parse_diff(request.diff)
     skipped: list[tuple[str, str]] = []
@@ -255,17 +256,21 @@ async def review_diff(
             reason = "language not enabled in .assist.toml"
         (skipped.append((file.path, reason)) if reason else todo.append(file))
     tries = await _tries(tokenizer, answer_tokens) if todo else []
+
+    async def one(file: FileDiff) -> list[Finding] | str:
+        answer = await _review_file(
+            llm, request, file, tries, nonce=nonce, context_tokens=context_tokens
+        )
+        if progress is not None:
+            progress(f"{file.path} reviewed")
+        return answer
+
     if todo and not tries:
         answers: list[list[Finding] | str] = [
             f"the answer budget of {answer_tokens} tokens is too small for one finding"
         ] * len(todo)
     else:
-        answers = await asyncio.gather(
-            *(
-                _review_file(llm, request, file, tries, nonce=nonce, context_tokens=context_tokens)
-                for file in todo
-            )
-        )
+        answers = await asyncio.gather(*(one(file) for file in todo))
     minimum = config.min_severity
     placed: dict[str, PlacedFinding] = {}
     unplaced: list[UnplacedFinding] = []

@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+from collections.abc import Callable
+
 from bot.llm import LLMConfig, OpenAIClient, derive_nonce, new_nonce, tokenizer_for
 from bot.review.pipeline import ReviewInput, ReviewResult, review_diff
 from bot.settings import Settings
@@ -13,6 +15,7 @@ async def run_review(
     *,
     scope: tuple[str, ...],
     already_posted: frozenset[str] = frozenset(),
+    progress: Callable[[str], None] | None = None,
 ) -> ReviewResult:
     config = LLMConfig.from_settings(settings)
     key = settings.llm_fence_key
@@ -25,4 +28,5 @@ async def run_review(
             nonce=nonce,
             context_tokens=settings.llm_context_tokens,
             already_posted=already_posted,
+            progress=progress,
         )

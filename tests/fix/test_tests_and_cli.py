@@ -117,6 +117,7 @@ def test_assist_fix_exits_non_zero_without_a_patch_when_checks_fail(
     env = assist_env(
         {
             "ASSIST_LLM_BASE_URLS": scripted.base_url,
+            "ASSIST_LLM_MODEL": "scripted",
             "ASSIST_LLM_CONTEXT_TOKENS": "60000",
             "ASSIST_LLM_MAX_RETRIES": "0",
             "ASSIST_CACHE_DIR": str(tmp_path / "cache"),

@@ -121,6 +121,9 @@ class ScriptedServer:
         self._server: uvicorn.Server | None = None
         self._thread: threading.Thread | None = None
         self.port = 0
+        # What GET /v1/models reports (the model check every job and command makes first).
+        self.served: list[str] = ["scripted"]
+        self.max_model_len: int | None = 1_000_000
 
     @property
     def base_url(self) -> str:
@@ -136,6 +139,8 @@ class ScriptedServer:
         self.disconnects = 0
         self.in_flight = 0
         self.max_in_flight = 0
+        self.served = ["scripted"]
+        self.max_model_len = 1_000_000
 
     def chat_requests(self) -> list[Any]:
         return [r.body for r in self.requests if r.path == "/v1/chat/completions"]
@@ -188,6 +193,18 @@ class ScriptedServer:
             await _send_json(send, 200, _tokenize(body))
         elif path == "/detokenize":
             await _send_json(send, 200, {"prompt": "".join(chr(t) for t in body["tokens"])})
+        elif path == "/v1/models":
+            models = [
+                {"id": name, "object": "model", "max_model_len": self.max_model_len}
+                for name in self.served
+            ]
+            await _send_json(send, 200, {"object": "list", "data": models})
+        elif path == "/v1/completions":  # the speed probe; the script is for chat
+            text = "5, 6, 7, 8,"
+            usage = {"prompt_tokens": 5, "completion_tokens": 4, "total_tokens": 9}
+            choice = {"index": 0, "text": text, "finish_reason": "length"}
+            await _send_json(send, 200, {"object": "text_completion", "choices": [choice],
+                                         "usage": usage})  # fmt: skip
         elif path == "/v1/chat/completions":
             await self._chat(receive, send, body or {})
         else:

@@ -152,3 +152,16 @@ def test_response_format_name_is_sanitised() -> None:
 
     Weird.__name__ = "Wéird name!"
     assert response_format(Weird)["json_schema"]["name"] == "W_ird_name_"
+
+
+def test_no_repair_that_would_not_fit_the_context(scripted: ScriptedServer) -> None:
+    """A cut-off answer to a prompt that filled the context: re-sent with the answer, the repair
+    would exceed the context (the server answers 400); it is reported, not sent."""
+    scripted.push(
+        chat_reply('{"severity": "lo', prompt_tokens=1280, completion_tokens=768,
+                   finish_reason="length"),
+        chat_reply(VALID),
+    )  # fmt: skip
+    with pytest.raises(ModelOutputError, match="would not fit the model's 2048-token context"):
+        run(llm(scripted).complete_json(PROMPT, Finding, max_tokens=768))
+    assert len(scripted.chat_requests()) == 1

@@ -262,7 +262,7 @@ def test_cli_review_sarif(repo: Path, scripted: ScriptedServer, tmp_path: Path) 
         env=assist_env(
             {
                 "ASSIST_LLM_BASE_URLS": scripted.base_url,
-                "ASSIST_LLM_MODEL": "s",
+                "ASSIST_LLM_MODEL": "scripted",
                 "ASSIST_LLM_MAX_RETRIES": "0",
                 "ASSIST_LLM_CONTEXT_TOKENS": "32768",
             }

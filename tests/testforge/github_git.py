@@ -322,3 +322,49 @@ def create_git_commit(forge: TestForge, req: Request, p: dict[str, str]) -> Resp
     data = req.json()
     sha = repo.git.commit_tree(data["tree"], list(data.get("parents") or []), data["message"])
     return Response(201, _commit_json(forge, repo, sha))
+
+
+# --- the App and the token's user (what `assist doctor` reads) --------------------------------
+
+
+@route("get", "/user")
+def get_authenticated_user(forge: TestForge, req: Request, p: dict[str, str]) -> Response:
+    if req.token is None:
+        raise HttpError(401, {"message": "Requires authentication"})
+    return Response(200, user_json(forge, req.token.login), headers={"X-OAuth-Scopes": "repo"})
+
+
+@route("get", "/app")
+def get_app(forge: TestForge, req: Request, p: dict[str, str]) -> Response:
+    app = forge.app_from_jwt(req)
+    return Response(
+        200,
+        {
+            "id": app.id,
+            "slug": app.slug,
+            "name": app.slug,
+            "owner": user_json(forge, "octo"),
+            "html_url": f"{forge.url}/apps/{app.slug}",
+            "permissions": {},
+            "events": ["pull_request", "issue_comment", "push"],
+        },
+    )
+
+
+@route("get", "/app/installations")
+def list_app_installations(forge: TestForge, req: Request, p: dict[str, str]) -> Response:
+    app = forge.app_from_jwt(req)
+    return Response(
+        200,
+        [
+            {"id": i.id, "app_id": app.id, "permissions": dict(i.permissions), "events": []}
+            for i in forge.installations.values()
+            if i.app_id == app.id
+        ],
+    )
+
+
+@route("get", "/app/hook/deliveries")
+def list_hook_deliveries(forge: TestForge, req: Request, p: dict[str, str]) -> Response:
+    forge.app_from_jwt(req)
+    return Response(200, list(reversed(forge.hook_deliveries)))

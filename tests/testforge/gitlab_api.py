@@ -469,3 +469,99 @@ def create_commit(forge: TestForge, req: Request, p: dict[str, str]) -> Response
         repo.git.set_ref(f"refs/heads/{branch}", parent)
     sha = repo.git.commit_files(branch, files, data["commit_message"], start=parent)
     return Response(201, _commit_json(forge, repo, sha))
+
+
+# --- the token's user, its scopes, project hooks (`assist doctor`, `assist connect`) ----------
+
+
+def _who(req: Request) -> str:
+    if req.token is None:
+        raise HttpError(401, {"message": "401 Unauthorized"})
+    return req.token.login
+
+
+@route("GET", "/user")
+def current_user(forge: TestForge, req: Request, p: dict[str, str]) -> Response:
+    return Response(200, user_json(forge, _who(req)))
+
+
+@route("GET", "/personal_access_tokens/self")
+def token_self(forge: TestForge, req: Request, p: dict[str, str]) -> Response:
+    _who(req)
+    assert req.token is not None
+    scopes = ["read_api"] if req.token.read_only else ["api"]
+    return Response(
+        200,
+        {"id": 1, "name": "assist", "revoked": False, "active": True, "scopes": scopes,
+         "expires_at": None, "user_id": forge.user(req.token.login).id},
+    )  # fmt: skip
+
+
+def _maintainer(forge: TestForge, req: Request, repo: Repo) -> None:
+    """Project hooks need the Maintainer role (GitLab answers 403 otherwise)."""
+    login = _who(req)
+    if req.token is not None and req.token.read_only:
+        raise HttpError(403, {"message": "403 Forbidden - insufficient_scope"})
+    if repo.members.get(login, "none") not in ("maintain", "admin"):
+        raise HttpError(403, {"message": "403 Forbidden"})
+
+
+HOOK_FIELDS = (
+    "url", "push_events", "merge_requests_events", "note_events", "issues_events",
+    "enable_ssl_verification", "push_events_branch_filter",
+)  # fmt: skip
+
+
+def _hook_json(repo: Repo, hook: dict[str, Any]) -> dict[str, Any]:
+    shown = {k: v for k, v in hook.items() if k != "token"}  # GitLab never shows the token
+    return {**shown, "project_id": repo.id, "created_at": hook.get("created_at", stamp())}
+
+
+@route("GET", "/projects/{id}/hooks")
+def list_hooks(forge: TestForge, req: Request, p: dict[str, str]) -> Response:
+    repo = find_repo(forge, p)
+    _maintainer(forge, req, repo)
+    return Response(200, [_hook_json(repo, h) for h in repo.hooks])
+
+
+@route("POST", "/projects/{id}/hooks")
+def add_hook(forge: TestForge, req: Request, p: dict[str, str]) -> Response:
+    repo = find_repo(forge, p)
+    _maintainer(forge, req, repo)
+    data = req.json() or {}
+    require(data, "url")
+    hook: dict[str, Any] = {"id": forge.next_id(), "created_at": stamp(), "push_events": True}
+    hook.update({k: data[k] for k in (*HOOK_FIELDS, "token") if k in data})
+    repo.hooks.append(hook)
+    return Response(201, _hook_json(repo, hook))
+
+
+@route("PUT", "/projects/{id}/hooks/(?P<hook_id>\\d+)")
+def edit_hook(forge: TestForge, req: Request, p: dict[str, str]) -> Response:
+    repo = find_repo(forge, p)
+    _maintainer(forge, req, repo)
+    hook = next((h for h in repo.hooks if h["id"] == int(p["hook_id"])), None)
+    if hook is None:
+        raise HttpError(404, {"message": "404 Not found"})
+    data = req.json() or {}
+    hook.update({k: data[k] for k in (*HOOK_FIELDS, "token") if k in data})
+    return Response(200, _hook_json(repo, hook))
+
+
+@route("DELETE", "/projects/{id}/hooks/(?P<hook_id>\\d+)")
+def delete_hook(forge: TestForge, req: Request, p: dict[str, str]) -> Response:
+    repo = find_repo(forge, p)
+    _maintainer(forge, req, repo)
+    repo.hooks[:] = [h for h in repo.hooks if h["id"] != int(p["hook_id"])]
+    return Response(204, None)
+
+
+@route("GET", "/projects/{id}")
+def get_project(forge: TestForge, req: Request, p: dict[str, str]) -> Response:
+    repo = find_repo(forge, p)
+    _who(req)
+    return Response(
+        200,
+        {"id": repo.id, "path_with_namespace": repo.path, "name": repo.path.rsplit("/", 1)[-1],
+         "default_branch": repo.default_branch, "web_url": f"{forge.url}/{repo.path}"},
+    )  # fmt: skip

@@ -75,6 +75,7 @@ class TestForge:
         self.repos: dict[str, Repo] = {}
         self.faults: list[Fault] = []
         self.token_requests: list[int] = []
+        self.hook_deliveries: list[dict[str, Any]] = []  # GitHub App webhook deliveries
         self.log: list[dict[str, Any]] = []
         self._violations: list[str] = []
         self._ids = itertools.count(1000)

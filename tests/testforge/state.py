@@ -51,6 +51,16 @@ class Installation:
     id: int
     app_id: int
     repos: list[str]
+    permissions: dict[str, str] = field(
+        default_factory=lambda: {
+            "metadata": "read",
+            "contents": "write",
+            "pull_requests": "write",
+            "issues": "write",
+            "checks": "write",
+            "statuses": "write",
+        }
+    )
 
 
 @dataclass
@@ -129,6 +139,7 @@ class Repo:
     notes: list[Note] = field(default_factory=list)
     reviews: list[ReviewRecord] = field(default_factory=list)
     statuses: list[Status] = field(default_factory=list)
+    hooks: list[dict[str, Any]] = field(default_factory=list)  # GitLab project hooks
     next_number: itertools.count[int] = field(default_factory=lambda: itertools.count(1))
 
     def pr(self, number: int) -> Issue | None:

@@ -80,7 +80,7 @@ def _api(forge: TestForge, api: str, req: Request, entry: dict[str, Any]) -> Res
                 {"message": "Not Found"} if api == "github" else {"message": "404 Not Found"},
             )
         is_app_route = api == "github" and (
-            req.path.startswith("/app/") or req.path.endswith("/installation")
+            req.path == "/app" or req.path.startswith("/app/") or req.path.endswith("/installation")
         )
         if not is_app_route:
             req.token = forge._token(req.headers)
