@@ -26,15 +26,32 @@ from bot.fix.edits import Applied, EditOutcome, Rejected, apply_edits
 from bot.fix.localise import (
     Candidate,
     SearchHit,
-    definitions_of,
-    excerpt,
     lexical_ranking,
     outline,
     rank_candidates,
 )
 from bot.fix.patch import unified_diff
-from bot.fix.prompt import IssueText, edit_layout, locate_layout, retry_message
-from bot.llm import LLM, Message, ModelOutputError, PromptTooLongError, Tokenizer, Usage, fit
+from bot.fix.prompt import IssueText, locate_layout, retry_message, window_layout
+from bot.fix.windows import (
+    Fitted,
+    Scope,
+    Window,
+    WindowGuard,
+    fit_windows,
+    rank_scopes,
+    render,
+    whole_file,
+)
+from bot.llm import (
+    LLM,
+    Message,
+    ModelOutputError,
+    PromptTooLongError,
+    Tokenizer,
+    Usage,
+    fit,
+)
+from bot.llm.structured import with_schema
 
 log = logging.getLogger(__name__)
 Progress = Callable[[str], None]
@@ -91,7 +108,9 @@ class FixOptions:
     locate_tokens: int = 512
     max_files: int = 3
     outline_files: int = 8
-    file_lines: int = 400
+    file_lines: int = 400  # files up to this long are shown whole when they fit
+    scopes: int = 12  # ranked scopes considered for the edit windows
+    max_windows: int = 6
     temperature: float = 0.7  # of the candidates after the first
 
 
@@ -132,6 +151,8 @@ class FixOutcome:
     chosen: CandidateResult | None
     notes: tuple[str, ...] = ()
     usage: Usage = field(default_factory=Usage)
+    scopes: tuple[Scope, ...] = ()  # localisation's second step: scopes in the picked files
+    windows: tuple[Window, ...] = ()  # what the edit prompt showed
 
     @property
     def ready(self) -> bool:
@@ -177,25 +198,35 @@ async def fix_issue(
         current_diff,
     )  # fmt: skip
     progress("localising the issue in the repository")
-    candidates, notes = _candidates(ctx, search)
+    candidates, hits, notes = _candidates(ctx, search)
     if not candidates:
         return FixOutcome((), (), (), None, (*notes, "no candidate file was found"), llm.usage)
     picks, note = await _pick(ctx, candidates)
     notes = (*notes, *([note] if note else []))
+    scopes = _scopes(ctx, picks, hits)
+    progress("fitting the code to change into the model's context")
+    shown = await _fit_windows(ctx, picks, scopes)
+    notes = (*notes, *shown.notes)
     results: list[CandidateResult] = []
     for index in range(options.candidates):
+        if shown.too_large is not None:
+            results.append(_failed(index, shown.too_large.message()))
+            break
         progress(f"writing candidate {index + 1} of {options.candidates}")
-        result = await _candidate(ctx, picks, index)
+        result = await _candidate(ctx, picks, shown, index)
         results.append(result)
         if result.ready:
             break
     chosen = max(results, key=lambda r: (r.passed - r.failed, len(r.files) > 0, -r.index))
-    return FixOutcome(tuple(candidates), picks, tuple(results), chosen, notes, llm.usage)
+    return FixOutcome(
+        tuple(candidates), picks, tuple(results), chosen, notes, llm.usage, tuple(scopes),
+        shown.windows,
+    )  # fmt: skip
 
 
 def _candidates(
     ctx: _Context, search: CodeSearch | None
-) -> tuple[list[Candidate], tuple[str, ...]]:
+) -> tuple[list[Candidate], Sequence[SearchHit], tuple[str, ...]]:
     query = ctx.issue.text[:2000]
     notes: list[str] = []
     hits: Sequence[SearchHit] = ()
@@ -212,7 +243,7 @@ def _candidates(
         query, ctx.texts, hits=hits, lexical=lexical, related=related,
         limit=ctx.options.outline_files,
     )  # fmt: skip
-    return ranked, tuple(notes)
+    return ranked, hits, tuple(notes)
 
 
 async def _pick(ctx: _Context, candidates: list[Candidate]) -> tuple[tuple[FilePick, ...], str]:
@@ -246,17 +277,46 @@ async def _pick(ctx: _Context, candidates: list[Candidate]) -> tuple[tuple[FileP
     return tuple(picks[: options.max_files]), ""
 
 
-def _file_views(ctx: _Context, picks: Sequence[FilePick]) -> list[tuple[str, str]]:
-    views = []
-    for pick in picks:
-        text = ctx.texts.get(pick.path)
-        if text is None:
-            continue
-        definitions = definitions_of(pick.path, text)
-        views.append(
-            (pick.path, excerpt(text, definitions, pick.symbols, max_lines=ctx.options.file_lines))
-        )
-    return views
+def _scopes(ctx: _Context, picks: Sequence[FilePick], hits: Sequence[SearchHit]) -> list[Scope]:
+    """Localisation's second step: the scopes of the picked files, ranked. Files short
+    enough come first as a whole (their imports and module code included)."""
+    files = [(p.path, ctx.texts[p.path]) for p in picks if p.path in ctx.texts]
+    ranked = rank_scopes(
+        ctx.issue.text, files, picked={p.path: p.symbols for p in picks}, hits=hits,
+        limit=ctx.options.scopes,
+    )  # fmt: skip
+    small = [
+        whole_file(path, text)
+        for path, text in files
+        if text.count("\n") + 1 <= ctx.options.file_lines
+    ]
+    return [*small, *ranked]
+
+
+def _edit_layout(
+    ctx: _Context, picks: Sequence[FilePick], windows: Sequence[Window], signatures: str
+) -> list[Message]:
+    views = [(w, render(w, ctx.texts[w.path])) for w in windows]
+    layout = window_layout(
+        ctx.issue, views, nonce=ctx.nonce, signatures=signatures, notes=_notes(picks),
+        current_diff=ctx.current_diff,
+    )  # fmt: skip
+    return layout.messages()
+
+
+async def _fit_windows(ctx: _Context, picks: Sequence[FilePick], scopes: Sequence[Scope]) -> Fitted:
+    """The windows of ``scopes`` that fit the edit prompt, measured with the model's tokenizer
+    on the exact messages sent (the answer schema included)."""
+
+    async def measure(windows: Sequence[Window], signatures: str) -> int:
+        messages = _edit_layout(ctx, picks, windows, signatures)
+        return await ctx.tokenizer.count_chat(with_schema(messages, EditAnswer))
+
+    return await fit_windows(
+        scopes, ctx.texts, measure=measure,
+        budget=ctx.options.context_tokens - ctx.options.answer_tokens,
+        tokenizer=ctx.tokenizer, max_windows=ctx.options.max_windows,
+    )  # fmt: skip
 
 
 def _notes(picks: Sequence[FilePick]) -> list[str]:
@@ -288,34 +348,28 @@ def _failed(index: int, error: str) -> CandidateResult:
     return CandidateResult(index, "", (), (), False, {}, {}, (check,), error)
 
 
-async def _candidate(ctx: _Context, picks: Sequence[FilePick], index: int) -> CandidateResult:
+async def _candidate(
+    ctx: _Context, picks: Sequence[FilePick], shown: Fitted, index: int
+) -> CandidateResult:
     options = ctx.options
     temperature = 0.0 if index == 0 else options.temperature
-    layout = edit_layout(
-        ctx.issue, _file_views(ctx, picks), nonce=ctx.nonce, notes=_notes(picks),
-        current_diff=ctx.current_diff,
-    )  # fmt: skip
+    messages = _edit_layout(ctx, picks, shown.windows, shown.signatures)
     try:
-        fitted = await fit(
-            layout, ctx.tokenizer, context_tokens=options.context_tokens,
-            reserve_tokens=options.answer_tokens, answer=EditAnswer,
-        )  # fmt: skip
-        messages = fitted.messages()
         answer = await ctx.llm.complete_json(
             messages, EditAnswer, max_tokens=options.answer_tokens, temperature=temperature
         )
-    except PromptTooLongError:
-        return _failed(index, "the files to change do not fit the model's context")
     except ModelOutputError:
         return _failed(index, "the model's edits did not follow the JSON schema")
     plan = answer.value.plan.strip()
+    guard = WindowGuard(shown.windows)
     outcome = apply_edits(
-        [edit.block() for edit in answer.value.edits], _read(ctx), refuse=_refuse(ctx)
-    )
+        [edit.block() for edit in answer.value.edits], _read(ctx), refuse=_refuse(ctx),
+        within=guard,
+    )  # fmt: skip
     retried = False
     if outcome.rejected:
         retried = True
-        outcome = await _retry(ctx, messages, answer.completion.text, outcome, temperature)
+        outcome = await _retry(ctx, messages, answer.completion.text, outcome, temperature, guard)
     return _checked(ctx, index, plan, outcome, retried)
 
 
@@ -325,6 +379,7 @@ async def _retry(
     reply: str,
     first: EditOutcome,
     temperature: float,
+    guard: WindowGuard,
 ) -> EditOutcome:
     """Send the failed blocks back once with the nearest real text; apply the answer on top
     of the blocks that did apply. Refused paths are not retried: they stay refused."""
@@ -332,14 +387,15 @@ async def _retry(
     if not retryable:
         return first
     ctx.progress("retrying the edits that did not apply")
-    conversation = [
-        *messages,
-        Message("assistant", reply),
-        retry_message(retryable, nonce=ctx.nonce),
-    ]
+    follow_up = retry_message(retryable, nonce=ctx.nonce)
     budget = ctx.options.context_tokens - ctx.options.answer_tokens
+    conversation = [*messages, Message("assistant", reply), follow_up]
     if await ctx.tokenizer.count_chat(conversation) > budget:
-        return first
+        # A small context: the windows filled it. The follow-up quotes each failed SEARCH
+        # and says the other edits are kept, so the model's first answer can be left out.
+        conversation = [*messages, follow_up]
+        if await ctx.tokenizer.count_chat(conversation) > budget:
+            return first
     try:
         answer = await ctx.llm.complete_json(
             conversation, EditAnswer, max_tokens=ctx.options.answer_tokens,
@@ -352,6 +408,7 @@ async def _retry(
         _read(ctx),
         refuse=_refuse(ctx),
         start=first.files,
+        within=guard,
     )
     refused = tuple(r for r in first.rejected if r.problem.value == "refused-path")
     return EditOutcome(

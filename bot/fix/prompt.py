@@ -10,6 +10,7 @@ from dataclasses import dataclass
 
 from bot.fix.edits import Rejected
 from bot.fix.localise import Candidate
+from bot.fix.windows import Window
 from bot.llm import Message, PromptLayout, Section, fence
 from bot.llm.prompts import load
 
@@ -63,22 +64,28 @@ def locate_layout(
     )
 
 
-def edit_layout(
+def window_layout(
     issue: IssueText,
-    files: Sequence[tuple[str, str]],
+    windows: Sequence[tuple[Window, str]],
     *,
     nonce: str,
+    signatures: str = "",
     notes: Sequence[str] = (),
     current_diff: str = "",
 ) -> PromptLayout:
-    """``files``: (path, text or excerpt) most important first; ``notes`` (trusted, ours)
-    say what was chosen and why."""
-    specific: list[Section] = []
-    if notes:
-        specific.append(
-            Section("Where the fix goes", "\n".join(notes), untrusted=False, trimmable=False)
-        )
-    specific += [Section(f"File {path}", text, kind="code", min_tokens=16) for path, text in files]
+    """The edit prompt over windows: ``windows`` (window, its text) in file order;
+    ``signatures`` of what they use (the repository's code, fenced); ``notes`` (trusted, ours)
+    say what was chosen and why. Windows are never trimmed: they were fitted to the context,
+    and an edit must lie inside one."""
+    shown = [f"- {window.title()}" for window, _ in windows]
+    guide = [*notes, "Code shown (edit only inside these lines):", *shown]
+    specific = [Section("Where the fix goes", "\n".join(guide), untrusted=False, trimmable=False)]
+    specific += [
+        Section(f"File {window.title()}", text, kind="code", trimmable=False)
+        for window, text in windows
+    ]
+    if signatures:
+        specific.append(Section("Signatures of what this code uses", signatures, kind="code"))
     return PromptLayout(
         instructions=load("fix_edit.md"),
         shared=_issue_sections(issue, current_diff),
