@@ -8,6 +8,7 @@ from pydantic import BaseModel, ConfigDict, Field
 
 from bot.fix.edits import EditBlock
 from bot.fix.paths import normalise
+from bot.llm import Allowance
 
 
 class _Answer(BaseModel):
@@ -30,15 +31,15 @@ class LocateAnswer(_Answer):
 
 
 class Edit(_Answer):
-    path: Annotated[str, Field(max_length=400, description="repository-relative path")]
+    path: Annotated[str, Field(max_length=200, description="repository-relative path")]
     search: Annotated[
         str,
         Field(
-            max_length=8000,
+            max_length=2000,
             description="lines copied exactly from the file (empty to create a new file)",
         ),
     ]
-    replace: Annotated[str, Field(max_length=16000, description="the lines that replace them")]
+    replace: Annotated[str, Field(max_length=3000, description="the lines that replace them")]
 
     def block(self) -> EditBlock:
         """The edit as a block; a harmless spelling of the path (``./a//b.py``) is made
@@ -50,5 +51,19 @@ class Edit(_Answer):
 class EditAnswer(_Answer):
     """The plan in a few sentences, and the SEARCH/REPLACE edits that carry it out."""
 
-    plan: Annotated[str, Field(max_length=3000)]
+    plan: Annotated[str, Field(max_length=600)]
     edits: Annotated[list[Edit], Field(max_length=24)]
+
+
+# The schemas sent are sized to the answer budget (bot.llm.budget): the string limits above
+# are the caps for a large budget and the proportions of a small one.
+
+
+def locate_allowance(answer_tokens: int, max_files: int) -> Allowance:
+    """The allowance of the file choice: ``max_files`` picks of up to two symbols each."""
+    return Allowance(answer_tokens, {"files": max(1, max_files), "symbols": 2})
+
+
+def edit_allowance(answer_tokens: int) -> Allowance:
+    """The allowance of an edit answer: one edit per 768 tokens, at most 8."""
+    return Allowance(answer_tokens, {"edits": max(1, min(8, answer_tokens // 768))})

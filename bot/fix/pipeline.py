@@ -20,7 +20,13 @@ from dataclasses import dataclass, field
 from typing import Protocol
 
 from bot.fix import paths as path_policy
-from bot.fix.answers import EditAnswer, FilePick, LocateAnswer
+from bot.fix.answers import (
+    EditAnswer,
+    FilePick,
+    LocateAnswer,
+    edit_allowance,
+    locate_allowance,
+)
 from bot.fix.checks import CheckResult, Status, check_names, check_syntax
 from bot.fix.edits import Applied, EditOutcome, Rejected, apply_edits
 from bot.fix.localise import (
@@ -44,12 +50,16 @@ from bot.fix.windows import (
 )
 from bot.llm import (
     LLM,
+    AnswerCutOffError,
+    BudgetError,
     Message,
     ModelOutputError,
     PromptTooLongError,
+    Structured,
     Tokenizer,
     Usage,
     fit,
+    sized_schema,
 )
 from bot.llm.structured import with_schema
 
@@ -205,7 +215,14 @@ async def fix_issue(
     notes = (*notes, *([note] if note else []))
     scopes = _scopes(ctx, picks, hits)
     progress("fitting the code to change into the model's context")
-    shown = await _fit_windows(ctx, picks, scopes)
+    try:
+        schema = await sized_schema(EditAnswer, tokenizer, edit_allowance(options.answer_tokens))
+    except BudgetError as error:
+        failed = _failed(0, f"the answer budget is too small for an edit: {error}")
+        return FixOutcome(
+            tuple(candidates), picks, (failed,), failed, notes, llm.usage, tuple(scopes)
+        )
+    shown = await _fit_windows(ctx, picks, scopes, schema)
     notes = (*notes, *shown.notes)
     results: list[CandidateResult] = []
     for index in range(options.candidates):
@@ -213,7 +230,7 @@ async def fix_issue(
             results.append(_failed(index, shown.too_large.message()))
             break
         progress(f"writing candidate {index + 1} of {options.candidates}")
-        result = await _candidate(ctx, picks, shown, index)
+        result = await _candidate(ctx, picks, shown, schema, index)
         results.append(result)
         if result.ready:
             break
@@ -255,15 +272,24 @@ async def _pick(ctx: _Context, candidates: list[Candidate]) -> tuple[tuple[FileP
     )  # fmt: skip
     fallback = tuple(FilePick(path=c.path, reason="; ".join(c.reasons)) for c in candidates[:2])
     try:
+        allowance = locate_allowance(options.locate_tokens, options.max_files)
+        schema = await sized_schema(LocateAnswer, ctx.tokenizer, allowance)
         fitted = await fit(
             layout, ctx.tokenizer, context_tokens=options.context_tokens,
-            reserve_tokens=options.locate_tokens, answer=LocateAnswer,
+            reserve_tokens=options.locate_tokens, answer=LocateAnswer, schema=schema,
         )  # fmt: skip
         answer = await ctx.llm.complete_json(
-            fitted.messages(), LocateAnswer, max_tokens=options.locate_tokens
+            fitted.messages(), LocateAnswer, max_tokens=options.locate_tokens, schema=schema
         )
     except PromptTooLongError:
         return fallback, "the outlines did not fit the model's context: took the top candidates"
+    except BudgetError:
+        return fallback, "the answer budget is too small to choose files: took the top ones"
+    except AnswerCutOffError as error:
+        return (
+            fallback,
+            f"the model's choice of files was cut at {error.tokens} tokens: took the top ones",
+        )
     except ModelOutputError:
         return fallback, "the model's choice of files did not follow the schema: took the top ones"
     known = {c.path for c in candidates} | set(ctx.texts)
@@ -304,13 +330,18 @@ def _edit_layout(
     return layout.messages()
 
 
-async def _fit_windows(ctx: _Context, picks: Sequence[FilePick], scopes: Sequence[Scope]) -> Fitted:
+async def _fit_windows(
+    ctx: _Context,
+    picks: Sequence[FilePick],
+    scopes: Sequence[Scope],
+    schema: Mapping[str, object],
+) -> Fitted:
     """The windows of ``scopes`` that fit the edit prompt, measured with the model's tokenizer
-    on the exact messages sent (the answer schema included)."""
+    on the exact messages sent (the sized answer schema included)."""
 
     async def measure(windows: Sequence[Window], signatures: str) -> int:
         messages = _edit_layout(ctx, picks, windows, signatures)
-        return await ctx.tokenizer.count_chat(with_schema(messages, EditAnswer))
+        return await ctx.tokenizer.count_chat(with_schema(messages, EditAnswer, schema))
 
     return await fit_windows(
         scopes, ctx.texts, measure=measure,
@@ -349,17 +380,19 @@ def _failed(index: int, error: str) -> CandidateResult:
 
 
 async def _candidate(
-    ctx: _Context, picks: Sequence[FilePick], shown: Fitted, index: int
+    ctx: _Context,
+    picks: Sequence[FilePick],
+    shown: Fitted,
+    schema: Mapping[str, object],
+    index: int,
 ) -> CandidateResult:
     options = ctx.options
     temperature = 0.0 if index == 0 else options.temperature
     messages = _edit_layout(ctx, picks, shown.windows, shown.signatures)
-    try:
-        answer = await ctx.llm.complete_json(
-            messages, EditAnswer, max_tokens=options.answer_tokens, temperature=temperature
-        )
-    except ModelOutputError:
-        return _failed(index, "the model's edits did not follow the JSON schema")
+    edited = await _edit_answer(ctx, messages, temperature, schema)
+    if isinstance(edited, str):
+        return _failed(index, edited)
+    answer, schema = edited
     plan = answer.value.plan.strip()
     guard = WindowGuard(shown.windows)
     outcome = apply_edits(
@@ -369,8 +402,38 @@ async def _candidate(
     retried = False
     if outcome.rejected:
         retried = True
-        outcome = await _retry(ctx, messages, answer.completion.text, outcome, temperature, guard)
+        outcome = await _retry(
+            ctx, messages, answer.completion.text, outcome, temperature, guard, schema
+        )
     return _checked(ctx, index, plan, outcome, retried)
+
+
+async def _edit_answer(
+    ctx: _Context, messages: list[Message], temperature: float, schema: Mapping[str, object]
+) -> tuple[Structured[EditAnswer], Mapping[str, object]] | str:
+    """The edits and the schema used; or why there are none. ``schema`` is sized to the answer
+    budget (the windows were fitted with it); an answer cut at the budget is asked for once
+    more with the smaller allowance, then reported with where it was cut."""
+    first = edit_allowance(ctx.options.answer_tokens)
+    smaller = first.smaller()
+    cuts: list[int] = []
+    for allowance in (first,) if smaller is None else (first, smaller):
+        try:
+            if allowance is not first:
+                schema = await sized_schema(EditAnswer, ctx.tokenizer, allowance)
+            answer = await ctx.llm.complete_json(
+                messages, EditAnswer, max_tokens=allowance.answer_tokens,
+                temperature=temperature, schema=schema,
+            )  # fmt: skip
+        except BudgetError:
+            return f"the answer budget of {allowance.answer_tokens} tokens is too small for an edit"
+        except AnswerCutOffError as error:
+            cuts.append(error.tokens)
+            continue
+        except ModelOutputError:
+            return "the model's edits did not follow the JSON schema"
+        return answer, schema
+    return "the model's edits were cut at " + ", then at ".join(f"{n} tokens" for n in cuts)
 
 
 async def _retry(
@@ -380,6 +443,7 @@ async def _retry(
     first: EditOutcome,
     temperature: float,
     guard: WindowGuard,
+    schema: Mapping[str, object],
 ) -> EditOutcome:
     """Send the failed blocks back once with the nearest real text; apply the answer on top
     of the blocks that did apply. Refused paths are not retried: they stay refused."""
@@ -399,7 +463,7 @@ async def _retry(
     try:
         answer = await ctx.llm.complete_json(
             conversation, EditAnswer, max_tokens=ctx.options.answer_tokens,
-            temperature=temperature,
+            temperature=temperature, schema=schema,
         )  # fmt: skip
     except ModelOutputError:
         return first

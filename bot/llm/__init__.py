@@ -5,9 +5,19 @@ Entry points build an :class:`OpenAIClient` from :class:`LLMConfig` and pass it 
 text fenced) and trimmed with :func:`fit` using the served model's tokenizer.
 """
 
+from bot.llm.budget import (
+    Allowance,
+    BudgetError,
+    SchemaSizer,
+    UnboundedSchemaError,
+    sized_schema,
+    sizer_for,
+    worst_case_tokens,
+)
 from bot.llm.client import OpenAIClient
 from bot.llm.config import LLMConfig
 from bot.llm.errors import (
+    AnswerCutOffError,
     LLMError,
     LLMRequestError,
     LLMUnavailableError,
@@ -31,6 +41,9 @@ from bot.llm.types import (
 
 __all__ = [
     "LLM",
+    "Allowance",
+    "AnswerCutOffError",
+    "BudgetError",
     "Completion",
     "LLMConfig",
     "LLMError",
@@ -43,17 +56,22 @@ __all__ = [
     "OpenAIClient",
     "PromptLayout",
     "PromptTooLongError",
+    "SchemaSizer",
     "Section",
     "StreamDone",
     "StreamEvent",
     "Structured",
     "TextDelta",
     "Tokenizer",
+    "UnboundedSchemaError",
     "Usage",
     "derive_nonce",
     "fence",
     "fit",
     "new_nonce",
+    "sized_schema",
+    "sizer_for",
     "system_rules",
     "tokenizer_for",
+    "worst_case_tokens",
 ]

@@ -11,15 +11,16 @@ import asyncio
 import json
 import random
 import time
-from collections.abc import AsyncIterator, Callable, Sequence
+from collections.abc import AsyncIterator, Callable, Mapping, Sequence
 from types import TracebackType
 from typing import TYPE_CHECKING, Any
 
 import httpx
+from pydantic import BaseModel
 
 from bot.llm import structured
 from bot.llm.config import LLMConfig, server_root
-from bot.llm.errors import LLMError, LLMUnavailableError, ModelOutputError
+from bot.llm.errors import AnswerCutOffError, LLMError, LLMUnavailableError, ModelOutputError
 from bot.llm.metrics import LLMMetrics
 from bot.llm.transport import Sleep, Transport
 from bot.llm.types import (
@@ -126,24 +127,32 @@ class OpenAIClient:
         *,
         max_tokens: int,
         temperature: float = 0.0,
+        schema: Mapping[str, Any] | None = None,
     ) -> Structured[M]:
-        """A schema-constrained answer validated as ``output``; one repair attempt if invalid.
+        """A schema-constrained answer validated as ``output``.
 
-        Raises :class:`ModelOutputError` when the repaired answer is still invalid.
+        ``schema``: the sized schema to send (``bot.llm.budget``) instead of ``output``'s own;
+        the answer is validated with ``output`` either way. An invalid answer that ended on its
+        own gets one repair request; an answer cut at ``max_tokens`` does not (the same request
+        would be cut again) and raises :class:`AnswerCutOffError` at once, for the caller to ask
+        again with a smaller allowance. Raises :class:`ModelOutputError` when the repaired
+        answer is still invalid (:class:`AnswerCutOffError` when the repair was cut).
         """
-        prompt = structured.with_schema(messages, output)
-        fmt = structured.response_format(output)
+        prompt = structured.with_schema(messages, output, schema)
+        fmt = structured.response_format(output, schema)
         first = await self._measured(
             "json", self._body(prompt, max_tokens=max_tokens, temperature=temperature, fmt=fmt)
         )
         parsed = structured.parse(first.text, output)
         if not isinstance(parsed, str):
             return Structured(parsed, first, repaired=False)
-        problems = _with_cutoff(parsed, first)
+        if first.finish_reason == "length":
+            self._account("json", Usage(failures=1), outcome="cut_off")
+            raise _cut_off(output, first, max_tokens, parsed)
         second = await self._measured(
             "json_repair",
             self._body(
-                structured.repair_messages(prompt, first.text, problems),
+                structured.repair_messages(prompt, first.text, parsed),
                 max_tokens=max_tokens,
                 temperature=temperature,
                 fmt=fmt,
@@ -152,11 +161,14 @@ class OpenAIClient:
         )
         reparsed = structured.parse(second.text, output)
         if isinstance(reparsed, str):
+            if second.finish_reason == "length":
+                self._account("json", Usage(failures=1), outcome="cut_off")
+                raise _cut_off(output, second, max_tokens, reparsed)
             self._account("json", Usage(failures=1), outcome="invalid_output")
             raise ModelOutputError(
                 f"the model's answer is not a valid {output.__name__} after one repair attempt",
                 raw=second.text,
-                problems=_with_cutoff(reparsed, second),
+                problems=reparsed,
             )
         both = Completion(
             second.text,
@@ -321,10 +333,18 @@ def _finish(reason: object) -> FinishReason:
     return "other"
 
 
-def _with_cutoff(problems: str, completion: Completion) -> str:
-    if completion.finish_reason == "length":
-        return problems + "\n- the answer was cut off at the token limit: answer more briefly"
-    return problems
+def _cut_off(
+    output: type[BaseModel], completion: Completion, max_tokens: int, problems: str
+) -> AnswerCutOffError:
+    tokens = completion.usage.completion_tokens or max_tokens
+    return AnswerCutOffError(
+        f"the model's answer was cut at {tokens} tokens (max_tokens {max_tokens}) "
+        f"before its {output.__name__} was complete",
+        raw=completion.text,
+        problems=problems,
+        tokens=tokens,
+        max_tokens=max_tokens,
+    )
 
 
 def _sse_data(line: str) -> dict[str, Any] | None:

@@ -38,6 +38,21 @@ class ModelOutputError(LLMError):
         self.problems = problems
 
 
+class AnswerCutOffError(ModelOutputError):
+    """The structured answer was cut at ``max_tokens`` before it was complete.
+
+    ``tokens``: the completion tokens the server reported (the cut); ``max_tokens``: the
+    allowance asked for. Ask again with a smaller allowance (``bot.llm.budget.Allowance``).
+    """
+
+    def __init__(
+        self, message: str, *, raw: str, problems: str, tokens: int, max_tokens: int
+    ) -> None:
+        super().__init__(message, raw=raw, problems=problems)
+        self.tokens = tokens
+        self.max_tokens = max_tokens
+
+
 class PromptTooLongError(LLMError):
     """The prompt cannot be trimmed to fit the model's context."""
 

@@ -12,7 +12,9 @@ Trimming cuts sections from their end, with the model's own tokenizer, per-file 
 
 from __future__ import annotations
 
+from collections.abc import Mapping
 from dataclasses import dataclass, replace
+from typing import Any
 
 from pydantic import BaseModel
 
@@ -71,17 +73,18 @@ async def fit(
     reserve_tokens: int,
     rounds: int = 4,
     answer: type[BaseModel] | None = None,
+    schema: Mapping[str, Any] | None = None,
 ) -> PromptLayout:
     """``layout`` trimmed so that its prompt plus ``reserve_tokens`` fits ``context_tokens``.
 
     ``answer``: the schema a structured call will add to the prompt (``complete_json``), so
-    it is counted too. Raises :class:`PromptTooLongError` when the untrimmable parts alone do
-    not fit.
+    it is counted too (``schema``: the sized schema sent instead of ``answer``'s own).
+    Raises :class:`PromptTooLongError` when the untrimmable parts alone do not fit.
     """
 
     def sent(candidate: PromptLayout) -> list[Message]:
         messages = candidate.messages()
-        return structured.with_schema(messages, answer) if answer is not None else messages
+        return structured.with_schema(messages, answer, schema) if answer is not None else messages
 
     budget = context_tokens - reserve_tokens
     fitted = layout

@@ -2,8 +2,8 @@
 
 from __future__ import annotations
 
-from collections.abc import AsyncIterator, Sequence
-from typing import Protocol
+from collections.abc import AsyncIterator, Mapping, Sequence
+from typing import Any, Protocol
 
 from bot.llm.types import Completion, M, Message, StreamEvent, Structured, Usage
 
@@ -32,6 +32,7 @@ class LLM(Protocol):
         *,
         max_tokens: int,
         temperature: float = 0.0,
+        schema: Mapping[str, Any] | None = None,
     ) -> Structured[M]: ...
 
     def stream(

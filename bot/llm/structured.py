@@ -11,7 +11,7 @@ from __future__ import annotations
 
 import json
 import re
-from collections.abc import Sequence
+from collections.abc import Mapping, Sequence
 from typing import Any
 
 from pydantic import BaseModel, ValidationError
@@ -26,21 +26,30 @@ def schema_of(output: type[BaseModel]) -> dict[str, Any]:
     return output.model_json_schema()
 
 
-def response_format(output: type[BaseModel]) -> dict[str, Any]:
+def response_format(
+    output: type[BaseModel], schema: Mapping[str, Any] | None = None
+) -> dict[str, Any]:
+    """``schema``: a sized variant of ``output``'s schema (``bot.llm.budget``) to send instead."""
     name = _NAME_RE.sub("_", output.__name__)[:64] or "answer"
+    sent = dict(schema) if schema is not None else schema_of(output)
     return {
         "type": "json_schema",
-        "json_schema": {"name": name, "schema": schema_of(output), "strict": True},
+        "json_schema": {"name": name, "schema": sent, "strict": True},
     }
 
 
-def with_schema(messages: Sequence[Message], output: type[BaseModel]) -> list[Message]:
+def with_schema(
+    messages: Sequence[Message],
+    output: type[BaseModel],
+    schema: Mapping[str, Any] | None = None,
+) -> list[Message]:
     """The messages with the answer format appended to the system message (added if absent).
 
     The schema is the same for every call of one kind, so the system message stays a stable
     prefix for vLLM's prefix cache.
     """
-    note = prompts.json_answer(json.dumps(schema_of(output), separators=(",", ":")))
+    stated = schema if schema is not None else schema_of(output)
+    note = prompts.json_answer(json.dumps(stated, separators=(",", ":")))
     result = list(messages)
     if result and result[0].role == "system":
         result[0] = Message("system", f"{result[0].content}\n\n{note}")

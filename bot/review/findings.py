@@ -10,6 +10,8 @@ from pydantic import BaseModel, ConfigDict, Field
 
 from bot.review.anchor import normalise
 
+MAX_LINE = 1_000_000
+
 
 class Category(enum.StrEnum):
     BUG = "bug"
@@ -34,16 +36,20 @@ class Finding(BaseModel):
 
     model_config = ConfigDict(extra="forbid", frozen=True)
 
-    file: Annotated[str, Field(max_length=1000)]
+    # The string limits are the caps for the largest answer budget and, scaled down
+    # together, the proportions of a smaller one (bot.llm.budget sizes the schema sent).
+    file: Annotated[str, Field(max_length=200)]
     quoted_code: Annotated[
-        str, Field(min_length=1, max_length=4000, description="the exact line(s) from the diff")
+        str, Field(min_length=1, max_length=600, description="the exact line(s) from the diff")
     ]
-    line: int | None = Field(default=None, description="approximate new-side line number")
+    line: Annotated[int, Field(ge=0, le=MAX_LINE)] | None = Field(
+        default=None, description="approximate new-side line number"
+    )
     severity: FindingSeverity
     category: Category
     title: Annotated[str, Field(max_length=200)]
-    explanation: Annotated[str, Field(max_length=4000)]
-    replacement: Annotated[str | None, Field(max_length=8000)] = Field(
+    explanation: Annotated[str, Field(max_length=800)]
+    replacement: Annotated[str | None, Field(max_length=600)] = Field(
         default=None, description="code to replace the quoted lines with, if any"
     )
 

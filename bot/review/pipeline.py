@@ -8,7 +8,18 @@ import asyncio
 from collections.abc import Mapping, Sequence
 from dataclasses import dataclass, field, replace
 
-from bot.llm import LLM, ModelOutputError, PromptTooLongError, Tokenizer, Usage, fit
+from bot.llm import (
+    LLM,
+    Allowance,
+    AnswerCutOffError,
+    BudgetError,
+    ModelOutputError,
+    PromptTooLongError,
+    Tokenizer,
+    Usage,
+    fit,
+    sizer_for,
+)
 from bot.repoconfig import RepoConfig, Severity
 from bot.review.anchor import Anchor, Unplaced, place
 from bot.review.context import file_context
@@ -20,6 +31,14 @@ from bot.review.scoring import Candidate, score
 from bot.review.suggest import SuggestionKind, classify
 
 _RANK = {"info": 0, "minor": 1, "major": 2, "critical": 3}
+DEFAULT_ANSWER_TOKENS = 768
+TOKENS_PER_FINDING = 768  # one finding per this many answer tokens, at most MAX_FINDINGS
+MAX_FINDINGS = 8
+
+# Why a file was not reviewed, as the summaries group them.
+CUT_OFF = "the model's answer was cut"
+NOT_SCHEMA = "the model's answer did not follow the schema"
+TOO_LARGE = "too large for the model's context"
 
 
 @dataclass(frozen=True, slots=True)
@@ -41,6 +60,10 @@ class UnplacedFinding:
 
 @dataclass(frozen=True, slots=True)
 class ReviewResult:
+    """``skipped``: files not reviewed by policy (filters, unchanged, .assist.toml);
+    ``failed``: reviewable files the model did not review (cut off, invalid, too large);
+    ``files_reviewed``: files whose answer parsed."""
+
     placed: tuple[PlacedFinding, ...]
     unplaced: tuple[UnplacedFinding, ...]
     skipped: tuple[tuple[str, str], ...]  # (path, why it was not reviewed)
@@ -49,6 +72,66 @@ class ReviewResult:
     dropped_low_confidence: int = 0
     already_posted: int = 0  # findings found again that were posted before
     scoring_note: str = ""  # why the second pass did not score, when it did not
+    failed: tuple[tuple[str, str], ...] = ()  # (path, why the model did not review it)
+
+    @property
+    def reviewable(self) -> int:
+        return self.files_reviewed + len(self.failed)
+
+    @property
+    def complete(self) -> bool:
+        """Every reviewable file was reviewed (so "no problems found" may be said)."""
+        return not self.failed
+
+    @property
+    def review_failed(self) -> bool:
+        """There was something to review and the model reviewed none of it."""
+        return self.files_reviewed == 0 and bool(self.failed)
+
+    def headline(self) -> str:
+        """One honest sentence: how much was reviewed, and why the rest was not."""
+        if not self.failed:
+            return f"Reviewed {self.files_reviewed} of {self.reviewable} file(s)."
+        return (
+            f"Reviewed {self.files_reviewed} of {self.reviewable} file(s): "
+            f"{_failure_summary(self.failed)}."
+        )
+
+
+def _failure_summary(failed: Sequence[tuple[str, str]]) -> str:
+    kinds = {_kind(why) for _, why in failed}
+    if len(failed) == 1:
+        return {
+            CUT_OFF: "the model's answer was cut off",
+            NOT_SCHEMA: "the model's answer did not follow the schema",
+            TOO_LARGE: "the file was too large for the model's context",
+        }.get(_kind(failed[0][1]), "the model did not review it")
+    if kinds == {CUT_OFF}:
+        what = "the model's answers were cut off"
+    elif kinds == {NOT_SCHEMA}:
+        what = "the model's answers did not follow the schema"
+    elif kinds == {TOO_LARGE}:
+        what = "the files were too large for the model's context"
+    else:
+        what = "the model's answers were cut off, invalid or the files too large"
+    return f"{len(failed)} not reviewed, {what}"
+
+
+def _kind(why: str) -> str:
+    for kind in (CUT_OFF, NOT_SCHEMA, TOO_LARGE):
+        if why.startswith(kind):
+            return kind
+    return why
+
+
+def review_allowances(answer_tokens: int) -> tuple[Allowance, ...]:
+    """The first try's allowance and the smaller one asked for when an answer is cut."""
+    first = Allowance(
+        answer_tokens,
+        {"findings": max(1, min(MAX_FINDINGS, answer_tokens // TOKENS_PER_FINDING))},
+    )
+    smaller = first.smaller()
+    return (first,) if smaller is None else (first, smaller)
 
 
 @dataclass(frozen=True, slots=True)
@@ -65,14 +148,15 @@ class ReviewInput:
 
 async def _review_file(
     llm: LLM,
-    tokenizer: Tokenizer,
     request: ReviewInput,
     file: FileDiff,
+    tries: Sequence[_Try],
     *,
     nonce: str,
     context_tokens: int,
-    answer_tokens: int,
 ) -> list[Finding] | str:
+    """The file's findings, or why it was not reviewed. An answer cut at ``max_tokens`` is
+    asked for again with the next, smaller allowance; any other invalid answer is not."""
     context = request.context.get(file.path)
     if context is None:
         context = file_context(file, request.sources)
@@ -87,22 +171,59 @@ async def _review_file(
         nonce=nonce,
         context=context,
     )
-    try:
-        fitted = await fit(
-            layout,
-            tokenizer,
-            context_tokens=context_tokens,
-            reserve_tokens=answer_tokens,
-            answer=FindingsAnswer,
-        )
-        answer = await llm.complete_json(
-            fitted.messages(), FindingsAnswer, max_tokens=answer_tokens
-        )
-    except PromptTooLongError:
-        return "too large for the model's context"
-    except ModelOutputError:
-        return "the model's answer did not follow the schema"
-    return list(answer.value.findings)
+    cuts: list[AnswerCutOffError] = []
+    for attempt in tries:
+        try:
+            fitted = await fit(
+                layout,
+                attempt.tokenizer,
+                context_tokens=context_tokens,
+                reserve_tokens=attempt.allowance.answer_tokens,
+                answer=FindingsAnswer,
+                schema=attempt.schema,
+            )
+            answer = await llm.complete_json(
+                fitted.messages(),
+                FindingsAnswer,
+                max_tokens=attempt.allowance.answer_tokens,
+                schema=attempt.schema,
+            )
+        except PromptTooLongError:
+            return TOO_LARGE
+        except AnswerCutOffError as error:
+            cuts.append(error)
+            continue
+        except ModelOutputError:
+            return NOT_SCHEMA
+        return list(answer.value.findings)
+    return _cut_note(cuts)
+
+
+def _cut_note(cuts: Sequence[AnswerCutOffError]) -> str:
+    first, *rest = cuts
+    note = f"{CUT_OFF} at {first.tokens} tokens"
+    for cut in rest:
+        note += f", then at {cut.tokens} tokens with a smaller allowance"
+    return note
+
+
+@dataclass(frozen=True, slots=True)
+class _Try:
+    allowance: Allowance
+    schema: dict[str, object]
+    tokenizer: Tokenizer
+
+
+async def _tries(tokenizer: Tokenizer, answer_tokens: int) -> list[_Try]:
+    sizer = sizer_for(tokenizer)
+    tries = []
+    for allowance in review_allowances(answer_tokens):
+        try:
+            schema = await sizer.size(FindingsAnswer, allowance)
+        except BudgetError:
+            continue
+        tries.append(_Try(allowance, schema, tokenizer))
+    return tries
 
 
 async def review_diff(
@@ -112,10 +233,13 @@ async def review_diff(
     *,
     nonce: str,
     context_tokens: int,
-    answer_tokens: int = 768,
+    answer_tokens: int = DEFAULT_ANSWER_TOKENS,
     already_posted: frozenset[str] = frozenset(),
 ) -> ReviewResult:
-    """Review every reviewable file of ``request.diff``; the LLM client bounds concurrency."""
+    """Review every reviewable file of ``request.diff``; the LLM client bounds concurrency.
+
+    Each answer's schema is sized so that its longest valid answer fits ``answer_tokens``
+    (``review_allowances``); a cut answer is asked for again with half the allowance."""
     config = request.config
     files = parse_diff(request.diff)
     skipped: list[tuple[str, str]] = []
@@ -125,27 +249,26 @@ async def review_diff(
         if reason is None and config.review.languages and not _language_ok(file, config):
             reason = "language not enabled in .assist.toml"
         (skipped.append((file.path, reason)) if reason else todo.append(file))
-    answers = await asyncio.gather(
-        *(
-            _review_file(
-                llm,
-                tokenizer,
-                request,
-                file,
-                nonce=nonce,
-                context_tokens=context_tokens,
-                answer_tokens=answer_tokens,
+    tries = await _tries(tokenizer, answer_tokens) if todo else []
+    if todo and not tries:
+        answers: list[list[Finding] | str] = [
+            f"the answer budget of {answer_tokens} tokens is too small for one finding"
+        ] * len(todo)
+    else:
+        answers = await asyncio.gather(
+            *(
+                _review_file(llm, request, file, tries, nonce=nonce, context_tokens=context_tokens)
+                for file in todo
             )
-            for file in todo
         )
-    )
     minimum = config.min_severity
     placed: dict[str, PlacedFinding] = {}
     unplaced: list[UnplacedFinding] = []
     seen_before = 0
+    failed: list[tuple[str, str]] = []
     for file, answer in zip(todo, answers, strict=True):
         if isinstance(answer, str):
-            skipped.append((file.path, answer))
+            failed.append((file.path, answer))
             continue
         for finding in answer:
             if Severity.parse(finding.severity.value) < minimum:
@@ -191,11 +314,12 @@ async def review_diff(
         placed=tuple(ranked[:limit]),
         unplaced=tuple(unplaced),
         skipped=tuple(skipped),
-        files_reviewed=len(todo),
+        files_reviewed=len(todo) - len(failed),
         usage=llm.usage,
         dropped_low_confidence=dropped,
         already_posted=seen_before,
         scoring_note=note,
+        failed=tuple(failed),
     )
 
 

@@ -9,7 +9,14 @@ import pytest
 from prometheus_client import CollectorRegistry
 from pydantic import BaseModel, Field, field_validator
 
-from bot.llm import LLMConfig, LLMMetrics, Message, ModelOutputError, OpenAIClient
+from bot.llm import (
+    AnswerCutOffError,
+    LLMConfig,
+    LLMMetrics,
+    Message,
+    ModelOutputError,
+    OpenAIClient,
+)
 from bot.llm.structured import parse, response_format, with_schema
 from tests.llm.helpers import RecordingSleep, run
 from tests.llm.scripted_server import ScriptedServer, chat_reply
@@ -80,11 +87,28 @@ def test_invalid_answer_gets_one_repair(scripted: ScriptedServer, bad: str) -> N
     assert second["response_format"] == first["response_format"]
 
 
-def test_cut_off_answer_says_so_in_the_repair(scripted: ScriptedServer) -> None:
-    scripted.push(chat_reply('{"severity": "lo', finish_reason="length"), chat_reply(VALID))
-    run(llm(scripted).complete_json(PROMPT, Finding, max_tokens=5))
-    repair = scripted.chat_requests()[1]["messages"][-1]["content"]
-    assert "cut off at the token limit" in repair
+def test_cut_off_answer_is_not_repaired_but_reported_with_its_length(
+    scripted: ScriptedServer,
+) -> None:
+    scripted.push(
+        chat_reply('{"severity": "lo', finish_reason="length", completion_tokens=5),
+        chat_reply(VALID),
+    )
+    with pytest.raises(AnswerCutOffError) as caught:
+        run(llm(scripted).complete_json(PROMPT, Finding, max_tokens=5))
+    assert (caught.value.tokens, caught.value.max_tokens) == (5, 5)
+    assert "cut at 5 tokens" in str(caught.value)
+    assert len(scripted.chat_requests()) == 1  # the same request would be cut again
+
+
+def test_a_sized_schema_is_sent_instead_of_the_models_own(scripted: ScriptedServer) -> None:
+    scripted.push(chat_reply(VALID))
+    sized = {**Finding.model_json_schema()}
+    sized["properties"] = {**sized["properties"], "summary": {"type": "string", "maxLength": 20}}
+    run(llm(scripted).complete_json(PROMPT, Finding, max_tokens=50, schema=sized))
+    (body,) = scripted.chat_requests()
+    assert body["response_format"]["json_schema"]["schema"] == sized
+    assert '"maxLength":20' in body["messages"][0]["content"]
 
 
 def test_still_invalid_after_repair_is_a_model_failure(scripted: ScriptedServer) -> None:

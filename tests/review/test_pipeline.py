@@ -164,7 +164,9 @@ def test_invalid_answers_are_reported_not_posted(repo: Path, scripted: ScriptedS
     scripted.push(chat_reply("I think the code is fine!"), chat_reply('{"findings": "no"}'))
     result = run(scripted, ReviewInput(change.title, change.body, change.diff, change.config))
     assert result.placed == ()
-    assert ("shop.py", "the model's answer did not follow the schema") in result.skipped
+    assert result.failed == (("shop.py", "the model's answer did not follow the schema"),)
+    assert result.skipped == (("poetry.lock", "lock file"),)  # by policy, not a failure
+    assert (result.files_reviewed, result.review_failed) == (0, True)
 
 
 def test_cli_review_sarif(repo: Path, scripted: ScriptedServer, tmp_path: Path) -> None:
