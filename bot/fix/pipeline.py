@@ -213,7 +213,7 @@ async def fix_issue(
         return FixOutcome((), (), (), None, (*notes, "no candidate file was found"), llm.usage)
     picks, note = await _pick(ctx, candidates)
     notes = (*notes, *([note] if note else []))
-    scopes = _scopes(ctx, picks, hits)
+    scopes = scopes_to_show(issue, picks, ctx.texts, hits=hits, options=options)
     progress("fitting the code to change into the model's context")
     try:
         schema = await sized_schema(EditAnswer, tokenizer, edit_allowance(options.answer_tokens))
@@ -222,7 +222,10 @@ async def fix_issue(
         return FixOutcome(
             tuple(candidates), picks, (failed,), failed, notes, llm.usage, tuple(scopes)
         )
-    shown = await _fit_windows(ctx, picks, scopes, schema)
+    shown = await windows_to_show(
+        issue, picks, ctx.texts, scopes, tokenizer=tokenizer, schema=schema, nonce=nonce,
+        options=options, current_diff=current_diff,
+    )  # fmt: skip
     notes = (*notes, *shown.notes)
     results: list[CandidateResult] = []
     for index in range(options.candidates):
@@ -303,50 +306,70 @@ async def _pick(ctx: _Context, candidates: list[Candidate]) -> tuple[tuple[FileP
     return tuple(picks[: options.max_files]), ""
 
 
-def _scopes(ctx: _Context, picks: Sequence[FilePick], hits: Sequence[SearchHit]) -> list[Scope]:
+def scopes_to_show(
+    issue: IssueText,
+    picks: Sequence[FilePick],
+    texts: Mapping[str, str],
+    *,
+    hits: Sequence[SearchHit] = (),
+    options: FixOptions = FixOptions(),
+) -> list[Scope]:
     """Localisation's second step: the scopes of the picked files, ranked. Files short
     enough come first as a whole (their imports and module code included)."""
-    files = [(p.path, ctx.texts[p.path]) for p in picks if p.path in ctx.texts]
+    files = [(p.path, texts[p.path]) for p in picks if p.path in texts]
     ranked = rank_scopes(
-        ctx.issue.text, files, picked={p.path: p.symbols for p in picks}, hits=hits,
-        limit=ctx.options.scopes,
+        issue.text, files, picked={p.path: p.symbols for p in picks}, hits=hits,
+        limit=options.scopes,
     )  # fmt: skip
     small = [
-        whole_file(path, text)
-        for path, text in files
-        if text.count("\n") + 1 <= ctx.options.file_lines
+        whole_file(path, text) for path, text in files if text.count("\n") + 1 <= options.file_lines
     ]
     return [*small, *ranked]
 
 
-def _edit_layout(
-    ctx: _Context, picks: Sequence[FilePick], windows: Sequence[Window], signatures: str
+def edit_messages(
+    issue: IssueText,
+    picks: Sequence[FilePick],
+    texts: Mapping[str, str],
+    windows: Sequence[Window],
+    signatures: str,
+    *,
+    nonce: str,
+    current_diff: str = "",
 ) -> list[Message]:
-    views = [(w, render(w, ctx.texts[w.path])) for w in windows]
+    """The edit prompt over ``windows`` (the answer schema is added when it is sent)."""
+    views = [(w, render(w, texts[w.path])) for w in windows]
     layout = window_layout(
-        ctx.issue, views, nonce=ctx.nonce, signatures=signatures, notes=_notes(picks),
-        current_diff=ctx.current_diff,
+        issue, views, nonce=nonce, signatures=signatures, notes=_notes(picks),
+        current_diff=current_diff,
     )  # fmt: skip
     return layout.messages()
 
 
-async def _fit_windows(
-    ctx: _Context,
+async def windows_to_show(
+    issue: IssueText,
     picks: Sequence[FilePick],
+    texts: Mapping[str, str],
     scopes: Sequence[Scope],
+    *,
+    tokenizer: Tokenizer,
     schema: Mapping[str, object],
+    nonce: str,
+    options: FixOptions = FixOptions(),
+    current_diff: str = "",
 ) -> Fitted:
     """The windows of ``scopes`` that fit the edit prompt, measured with the model's tokenizer
-    on the exact messages sent (the sized answer schema included)."""
+    on the exact messages sent (the sized answer ``schema`` included)."""
 
     async def measure(windows: Sequence[Window], signatures: str) -> int:
-        messages = _edit_layout(ctx, picks, windows, signatures)
-        return await ctx.tokenizer.count_chat(with_schema(messages, EditAnswer, schema))
+        messages = edit_messages(
+            issue, picks, texts, windows, signatures, nonce=nonce, current_diff=current_diff
+        )
+        return await tokenizer.count_chat(with_schema(messages, EditAnswer, schema))
 
     return await fit_windows(
-        scopes, ctx.texts, measure=measure,
-        budget=ctx.options.context_tokens - ctx.options.answer_tokens,
-        tokenizer=ctx.tokenizer, max_windows=ctx.options.max_windows,
+        scopes, texts, measure=measure, budget=options.context_tokens - options.answer_tokens,
+        tokenizer=tokenizer, max_windows=options.max_windows,
     )  # fmt: skip
 
 
@@ -388,7 +411,10 @@ async def _candidate(
 ) -> CandidateResult:
     options = ctx.options
     temperature = 0.0 if index == 0 else options.temperature
-    messages = _edit_layout(ctx, picks, shown.windows, shown.signatures)
+    messages = edit_messages(
+        ctx.issue, picks, ctx.texts, shown.windows, shown.signatures, nonce=ctx.nonce,
+        current_diff=ctx.current_diff,
+    )  # fmt: skip
     edited = await _edit_answer(ctx, messages, temperature, schema)
     if isinstance(edited, str):
         return _failed(index, edited)
