@@ -374,12 +374,9 @@ async def windows_to_show(
 
 
 def _notes(picks: Sequence[FilePick]) -> list[str]:
-    out = []
-    for pick in picks:
-        symbols = f" ({', '.join(pick.symbols)})" if pick.symbols else ""
-        reason = f": {pick.reason}" if pick.reason else ""
-        out.append(f"- {pick.path}{symbols}{reason}")
-    return out
+    """The files chosen, for the trusted part of the edit prompt: paths of the repository
+    only (the model's reasons and symbol names are its own text, not instructions)."""
+    return ["Files chosen: " + ", ".join(pick.path for pick in picks)]
 
 
 def _read(ctx: _Context) -> Callable[[str], str | None]:
