@@ -367,9 +367,9 @@ async def fit_windows(
         signatures = used_signatures(merged, texts)
         if await measure(merged, signatures) <= budget:
             return True, signatures
-        # Without the signatures only for the first window: more code never pushes out
-        # how the code shown calls what it uses.
-        if signatures and len(candidate) == 1 and await measure(merged, "") <= budget:
+        # Code before signatures: what the edit changes matters more than how it calls the
+        # rest; the signatures that still fit are added at the end.
+        if signatures and await measure(merged, "") <= budget:
             return True, ""
         return False, ""
 
@@ -405,7 +405,22 @@ async def fit_windows(
         signatures = sig
         notes.append(note)
     merged = merge(chosen)
+    if not signatures:
+        signatures = await _signatures_that_fit(merged, texts, measure, budget)
     return Fitted(tuple(merged), signatures, tuple(notes))
+
+
+async def _signatures_that_fit(
+    windows: Sequence[Window], texts: Mapping[str, str], measure: Measure, budget: int
+) -> str:
+    """As many of the windows' signatures (in order) as fit beside them; "" when none."""
+    lines = used_signatures(windows, texts).splitlines()
+    while lines:
+        text = "\n".join(lines)
+        if await measure(windows, text) <= budget:
+            return text
+        lines = lines[: len(lines) // 2] if len(lines) > 1 else []
+    return ""
 
 
 async def _split_to_fit(

@@ -223,8 +223,26 @@ def test_a_scope_too_large_is_split_by_its_statements(tokenizer: LocalTokenizer)
     # the window starts at the signature and ends on a statement boundary
     lines = text.split("\n")
     assert lines[shown.end_line - 1].startswith("    value_")
-    # what the window uses is shown by its signature
-    assert "steps.py:1: def compute(a, b)" in fitted.signatures
+    # code first: the pieces fill the budget, the signatures come only where room is left
+    assert fitted.signatures in ("", "steps.py:1: def compute(a, b)")
+
+
+def test_signatures_come_with_a_window_that_leaves_room(tokenizer: LocalTokenizer) -> None:
+    text = big_function(10)
+    texts = {"steps.py": text}
+    scope = next(s for s in scopes_of("steps.py", text) if s.qualname == "pipeline")
+    fitted = asyncio.run(
+        fit_windows(
+            [scope],
+            texts,
+            measure=measure_with(tokenizer, texts),
+            budget=CONTEXT - ANSWER,
+            tokenizer=tokenizer,
+            context=0,
+        )
+    )
+    assert fitted.windows == (Window("steps.py", 5, 16, ("pipeline",)),)
+    assert fitted.signatures == "steps.py:1: def compute(a, b)"
 
 
 def test_a_scope_that_cannot_fit_is_reported_with_its_size(tokenizer: LocalTokenizer) -> None:
