@@ -93,7 +93,7 @@ async def run(per_file: int, seed: int, extra: list[Path]) -> None:
     whole_s: list[float] = []
     for context in CONTEXTS:
         options = FixOptions(context_tokens=context, answer_tokens=min(1536, context // 2))
-        budget = options.context_tokens - options.answer_tokens
+        budget = options.window_budget
         schema = await sized_schema(EditAnswer, tokenizer, edit_allowance(options.answer_tokens))
         for path, text in files.items():
             texts = {path: text}

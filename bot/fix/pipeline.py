@@ -121,6 +121,13 @@ class FixOptions:
     file_lines: int = 400  # files up to this long are shown whole when they fit
     scopes: int = 12  # ranked scopes considered for the edit windows
     max_windows: int = 6
+
+    @property
+    def window_budget(self) -> int:
+        """Prompt tokens for the edit prompt: the context less the answer and a reserve for
+        the one retry (its follow-up message goes after the same prompt)."""
+        return self.context_tokens - self.answer_tokens - min(256, self.context_tokens // 16)
+
     temperature: float = 0.7  # of the candidates after the first
 
 
@@ -368,8 +375,8 @@ async def windows_to_show(
         return await tokenizer.count_chat(with_schema(messages, EditAnswer, schema))
 
     return await fit_windows(
-        scopes, texts, measure=measure, budget=options.context_tokens - options.answer_tokens,
-        tokenizer=tokenizer, max_windows=options.max_windows,
+        scopes, texts, measure=measure, budget=options.window_budget,
+        tokenizer=tokenizer, max_windows=options.max_windows, query=issue.text,
     )  # fmt: skip
 
 

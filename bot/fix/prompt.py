@@ -73,17 +73,20 @@ def window_layout(
     notes: Sequence[str] = (),
     current_diff: str = "",
 ) -> PromptLayout:
-    """The edit prompt over windows: ``windows`` (window, its text) in file order;
+    """The edit prompt over windows: ``windows`` (window, its text) in file order, one fenced
+    section per file with the gaps between its windows marked ``⋮``;
     ``signatures`` of what they use (the repository's code, fenced); ``notes`` (trusted, ours)
     say what was chosen and why. Windows are never trimmed: they were fitted to the context,
     and an edit must lie inside one."""
-    shown = [f"- {window.title()}" for window, _ in windows]
-    guide = [*notes, "Code shown (edit only inside these lines):", *shown]
+    guide = [*notes, "Edit only inside the lines of the code shown below (`⋮` marks a gap)."]
     specific = [Section("Where the fix goes", "\n".join(guide), untrusted=False, trimmable=False)]
-    specific += [
-        Section(f"File {window.title()}", text, kind="code", trimmable=False)
-        for window, text in windows
-    ]
+    by_file: dict[str, list[tuple[Window, str]]] = {}
+    for window, text in windows:
+        by_file.setdefault(window.path, []).append((window, text))
+    for path, shown in by_file.items():
+        parts = "; ".join(window.title().removeprefix(f"{path} ") for window, _ in shown)
+        code = "\n⋮\n".join(text for _, text in shown)
+        specific.append(Section(f"File {path}: {parts}", code, kind="code", trimmable=False))
     if signatures:
         specific.append(Section("Signatures of what this code uses", signatures, kind="code"))
     return PromptLayout(

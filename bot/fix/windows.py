@@ -254,6 +254,10 @@ def merge(windows: Sequence[Window]) -> list[Window]:
     return out
 
 
+def _count(texts: Mapping[str, str], scope: Scope) -> int:
+    return texts[scope.path].count("\n") + 1
+
+
 def render(window: Window, text: str) -> str:
     lines = text.split("\n")
     return "\n".join(lines[window.start_line - 1 : window.end_line])
@@ -349,6 +353,7 @@ async def fit_windows(
     tokenizer: Tokenizer,
     max_windows: int = 6,
     context: int = CONTEXT_LINES,
+    query: str = "",
 ) -> Fitted:
     """The windows of ``scopes`` (best first) that fit: ``measure(windows, signatures)``
     gives the prompt's exact size in tokens with them, which must stay within ``budget``.
@@ -360,6 +365,7 @@ async def fit_windows(
     """
     chosen: list[Window] = []
     notes: list[str] = []
+    left_out: list[Scope] = []
     definitions: dict[str, tuple[Definition, ...]] = {}
 
     async def fits(candidate: Sequence[Window]) -> tuple[bool, str]:
@@ -389,13 +395,12 @@ async def fit_windows(
             signatures = sig
             continue
         if chosen or scope.kind == WHOLE_FILE:
-            size = len(await tokenizer.encode(render(window, text)))
-            notes.append(f"{scope.label()} left out: {size} tokens do not fit beside the others")
+            left_out.append(scope)
             continue
         if scope.path not in definitions:
             definitions[scope.path] = definitions_of(scope.path, text)
         pieces, sig, note = await _split_to_fit(
-            window, scope, text, definitions[scope.path], fits, tokenizer
+            scope, text, definitions[scope.path], fits, tokenizer, set(terms(query))
         )
         if not pieces:
             size = len(await tokenizer.encode(render(window, text)))
@@ -404,6 +409,15 @@ async def fit_windows(
         chosen.extend(pieces)
         signatures = sig
         notes.append(note)
+    if left_out:
+        first = left_out[0]
+        size = len(
+            await tokenizer.encode(
+                render(window_for(first, _count(texts, first)), texts[first.path])
+            )
+        )
+        more = f" and {len(left_out) - 1} more" if len(left_out) > 1 else ""
+        notes.append(f"{first.label()} ({size} tokens){more} left out: no room beside the others")
     merged = merge(chosen)
     if not signatures:
         signatures = await _signatures_that_fit(merged, texts, measure, budget)
@@ -423,45 +437,58 @@ async def _signatures_that_fit(
     return ""
 
 
+MAX_SPLIT_TRIES = 64  # prompt measurements spent on splitting one scope
+
+
+def _relevance(window: Window, lines: Sequence[str], query: set[str]) -> float:
+    """How much of the issue's vocabulary the piece holds, per square root of its size."""
+    body = lines[window.start_line - 1 : window.end_line]
+    words = Counter(t for line in body for t in terms(line))
+    hits = sum(count for term, count in words.items() if term in query)
+    return hits / math.sqrt(max(1, sum(words.values())))
+
+
 async def _split_to_fit(
-    window: Window,
     scope: Scope,
     text: str,
     definitions: Sequence[Definition],
     fits: Callable[[Sequence[Window]], Awaitable[tuple[bool, str]]],
     tokenizer: Tokenizer,
+    query: set[str],
 ) -> tuple[list[Window], str, str]:
-    """Pieces of ``window`` that fit together, chosen by relevance to the scope's own
-    lines: the piece holding the scope's signature first, then pieces in order."""
+    """Pieces of ``scope`` that fit together: the piece holding its first line (the
+    signature), then the others most relevant to the issue first; a piece that does not fit
+    is split again (by structure, then halves), one that cannot be split is left out."""
+    lines = text.split("\n")
     part = f"part of `{scope.qualname}`"
-    queue = [Window(window.path, window.start_line, window.end_line, window.scopes, part)]
+    whole = Window(scope.path, scope.start_line, scope.end_line, (scope.qualname,), part)
+    pieces = _pieces(whole, definitions) or [whole]
+
+    def relevance(window: Window) -> float:
+        return -_relevance(window, lines, query)
+
+    queue = [pieces[0], *sorted(pieces[1:], key=relevance)]
     kept: list[Window] = []
     signatures = ""
-    while queue:
+    tries = 0
+    while queue and tries < MAX_SPLIT_TRIES:
         piece = queue.pop(0)
+        tries += 1
         ok, sig = await fits([*kept, piece])
         if ok:
             kept.append(piece)
             signatures = sig
             continue
-        parts = _pieces(piece, definitions)
-        if parts:
-            queue = parts + queue
-            continue
-        break  # the rest does not fit beside what is kept: the window is trimmed here
-    inside = sum(
-        max(0, min(w.end_line, scope.end_line) - max(w.start_line, scope.start_line) + 1)
-        for w in kept
-    )
+        queue = sorted(_pieces(piece, definitions) + queue, key=relevance)
+    inside = sum(w.end_line - w.start_line + 1 for w in kept)
     if inside < min(2, scope.lines):
         # Not even the scope's first line and one more fit: nothing useful can be shown.
         return [], "", ""
-    shown = sum(w.end_line - w.start_line + 1 for w in kept)
-    total = window.end_line - window.start_line + 1
-    size = len(await tokenizer.encode(render(window, text)))
+    size = len(await tokenizer.encode(render(whole, text)))
+    shown = ", ".join(f"{w.start_line}-{w.end_line}" for w in merge(kept))
     note = (
-        f"{scope.label()} is {size} tokens, too large for the context: lines "
-        f"{kept[0].start_line}-{kept[-1].end_line} shown ({shown} of {total} lines)"
+        f"{scope.label()} is {size} tokens, too large for the context: lines {shown} shown "
+        f"({inside} of {scope.lines} lines)"
     )
     return kept, signatures, note
 

@@ -141,7 +141,7 @@ def test_a_fix_in_a_3000_line_file_fits_a_2k_context(
     from bot.llm.types import Message
 
     messages = [Message(m["role"], m["content"]) for m in edit_request["messages"]]
-    assert asyncio.run(tokenizer.count_chat(messages)) <= CONTEXT - ANSWER
+    assert asyncio.run(tokenizer.count_chat(messages)) <= CONTEXT - ANSWER - CONTEXT // 16
     assert edit_request["max_tokens"] == ANSWER
     # the SEARCH block was placed inside the window, and the patch checked
     chosen = outcome.chosen
