@@ -124,9 +124,11 @@ class FixOptions:
 
     @property
     def window_budget(self) -> int:
-        """Prompt tokens for the edit prompt: the context less the answer and a reserve for
-        the one retry (its follow-up message goes after the same prompt)."""
-        return self.context_tokens - self.answer_tokens - min(256, self.context_tokens // 16)
+        """Prompt tokens for the edit prompt: the context less the answer and, from 4k tokens
+        on, a reserve for the one retry (its follow-up goes after the same prompt). In a
+        smaller context the code shown comes first: a retry is sent only if it fits."""
+        reserve = min(256, self.context_tokens // 16) if self.context_tokens >= 4096 else 0
+        return self.context_tokens - self.answer_tokens - reserve
 
     temperature: float = 0.7  # of the candidates after the first
 

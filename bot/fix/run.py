@@ -75,7 +75,9 @@ async def run_fix(
         candidates=config.candidates,
         allow_ci=config.allow_workflow_edits,
         context_tokens=context,
-        answer_tokens=min(settings.fix_answer_tokens, context // 2),
+        # 3/8 of a small context: a 2k model keeps 768 tokens for its edits and ~1.3k for
+        # the prompt, so a function of a few dozen lines still fits beside the instructions.
+        answer_tokens=min(settings.fix_answer_tokens, context * 3 // 8),
         locate_tokens=min(512, context // 4),
     )
     progress("indexing the repository")

