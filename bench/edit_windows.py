@@ -92,7 +92,7 @@ async def run(per_file: int, seed: int, extra: list[Path]) -> None:
     fit_s: dict[int, list[float]] = {ctx: [] for ctx in CONTEXTS}
     whole_s: list[float] = []
     for context in CONTEXTS:
-        options = FixOptions(context_tokens=context, answer_tokens=min(1536, context // 2))
+        options = FixOptions.for_context(context)
         budget = options.window_budget
         schema = await sized_schema(EditAnswer, tokenizer, edit_allowance(options.answer_tokens))
         for path, text in files.items():
@@ -142,7 +142,7 @@ async def run(per_file: int, seed: int, extra: list[Path]) -> None:
     print(
         f"{len(files)} real files of {min(lines.values())}-{max(lines.values())} lines "
         f"({', '.join(files)}), {sum(len(v) for v in issues.values())} functions, "
-        f"SmolLM2 tokenizer; answer budget min(1536, context/2)"
+        f"SmolLM2 tokenizer; answer budget min(1536, 3/8 of the context), as assist fix"
     )
     print(
         f"{'context':>8} {'whole':>6} {'part':>6} {'out':>6} {'too large':>9} {'file fits':>9} "

@@ -17,7 +17,7 @@ from __future__ import annotations
 import logging
 from collections.abc import Callable, Mapping, Sequence
 from dataclasses import dataclass, field
-from typing import Protocol
+from typing import Any, Protocol
 
 from bot.fix import paths as path_policy
 from bot.fix.answers import (
@@ -121,6 +121,19 @@ class FixOptions:
     file_lines: int = 400  # files up to this long are shown whole when they fit
     scopes: int = 12  # ranked scopes considered for the edit windows
     max_windows: int = 6
+
+    @classmethod
+    def for_context(cls, context_tokens: int, *, answer_cap: int = 1536, **kw: Any) -> FixOptions:
+        """Options for a model of ``context_tokens``: the edit answer gets 3/8 of a small
+        context (a 2k model keeps 768 tokens for its edits and ~1.3k for the prompt, so a
+        function of a few dozen lines still fits beside the instructions), at most
+        ``answer_cap``; the file choice a quarter, at most 512."""
+        return cls(
+            context_tokens=context_tokens,
+            answer_tokens=min(answer_cap, context_tokens * 3 // 8),
+            locate_tokens=min(512, context_tokens // 4),
+            **kw,
+        )
 
     @property
     def window_budget(self) -> int:

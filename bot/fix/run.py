@@ -71,14 +71,11 @@ async def run_fix(
     key = settings.llm_fence_key
     nonce = derive_nonce(key.get_secret_value().encode(), *scope) if key else new_nonce()
     context = settings.llm_context_tokens
-    options = FixOptions(
+    options = FixOptions.for_context(
+        context,
+        answer_cap=settings.fix_answer_tokens,
         candidates=config.candidates,
         allow_ci=config.allow_workflow_edits,
-        context_tokens=context,
-        # 3/8 of a small context: a 2k model keeps 768 tokens for its edits and ~1.3k for
-        # the prompt, so a function of a few dozen lines still fits beside the instructions.
-        answer_tokens=min(settings.fix_answer_tokens, context * 3 // 8),
-        locate_tokens=min(512, context // 4),
     )
     progress("indexing the repository")
     search, note = open_search(settings, workspace, scratch)
