@@ -58,6 +58,7 @@ class Problem(enum.StrEnum):
     BAD_ELISION = "bad-elision"
     REINDENT = "reindent"
     REFUSED_PATH = "refused-path"
+    OUTSIDE_WINDOW = "outside-window"
 
 
 @dataclass(frozen=True, slots=True)
@@ -73,6 +74,8 @@ class Applied:
     method: Method
     start_line: int  # 1-based first line of the file that was replaced (0 for a new file)
     changed: bool  # False when the replacement equals what was there
+    end_line: int = 0  # 1-based last line replaced (start_line - 1 when only inserted)
+    new_count: int = 0  # lines that replaced them
 
 
 @dataclass(frozen=True, slots=True)
@@ -376,7 +379,9 @@ def apply_edit(text: str | None, block: EditBlock) -> tuple[str, Applied] | Reje
     if not any(not _blank(line) for line in search):
         if text is None or not text.strip():
             created = "\n".join(replace) + "\n" if replace else ""
-            return created, Applied(block, Method.CREATED, 0, created != (text or ""))
+            return created, Applied(
+                block, Method.CREATED, 0, created != (text or ""), new_count=len(replace)
+            )
         return Rejected(
             block,
             Problem.EMPTY_SEARCH,
@@ -421,7 +426,9 @@ def apply_edit(text: str | None, block: EditBlock) -> tuple[str, Applied] | Reje
     place = places[0]
     new_lines = lines[: place.start] + place.replacement + lines[place.end :]
     new_text = source.render(new_lines)
-    return new_text, Applied(block, method, place.start + 1, new_text != text)
+    return new_text, Applied(
+        block, method, place.start + 1, new_text != text, place.end, len(place.replacement)
+    )
 
 
 def apply_edits(
@@ -430,12 +437,14 @@ def apply_edits(
     *,
     refuse: Callable[[str], str | None] = lambda _path: None,
     start: Mapping[str, str] | None = None,
+    within: Callable[[Applied], str | None] | None = None,
 ) -> EditOutcome:
     """Apply ``blocks`` in order, each to the text its file has after the blocks before it.
 
     ``read(path)`` gives a file's original text (None: absent); ``refuse(path)`` a reason the
     path may not be edited (None: allowed); ``start`` holds texts already edited (a retry
-    continues from them).
+    continues from them); ``within(applied)`` a reason a placed block may not be applied
+    there (the edit prompt's windows: :class:`bot.fix.windows.WindowGuard`), None if it may.
     """
     originals: dict[str, str | None] = {}
     current: dict[str, str | None] = dict(start or {})
@@ -452,6 +461,9 @@ def apply_edits(
         result = apply_edit(text, block)
         if isinstance(result, Rejected):
             rejected.append(result)
+            continue
+        if within is not None and (outside := within(result[1])) is not None:
+            rejected.append(Rejected(block, Problem.OUTSIDE_WINDOW, outside))
             continue
         current[block.path], done = result
         applied.append(done)

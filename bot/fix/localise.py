@@ -239,38 +239,3 @@ def outline(path: str, text: str, *, max_lines: int = 60) -> str:
     if len(definitions) > max_lines:
         out.append(f"  ... and {len(definitions) - max_lines} more definitions")
     return "\n".join(out)
-
-
-def excerpt(text: str, definitions: Sequence[Definition], symbols: Sequence[str], *,
-            max_lines: int) -> str:  # fmt: skip
-    """``text`` whole when it has at most ``max_lines`` lines; else the definitions named in
-    ``symbols`` (by name or qualified name) with a few lines around them, gaps shown by ``⋮``."""
-    lines = text.split("\n")
-    if len(lines) <= max_lines:
-        return text
-    wanted = {s.strip("()") for s in symbols}
-    spans = [
-        (max(0, d.doc_start_line - 3), min(len(lines), d.end_line + 4))
-        for d in definitions
-        if d.name in wanted or d.qualname in wanted
-    ]
-    if not spans:
-        return "\n".join(lines[:max_lines]) + "\n⋮"
-    spans.sort()
-    merged: list[list[int]] = []
-    for lo, hi in spans:
-        if merged and lo <= merged[-1][1] + 2:
-            merged[-1][1] = max(merged[-1][1], hi)
-        else:
-            merged.append([lo, hi])
-    pieces = []
-    budget = max_lines
-    for lo, hi in merged:
-        if budget <= 0:
-            break
-        hi = min(hi, lo + budget)
-        budget -= hi - lo
-        pieces.append("\n".join(lines[lo:hi]))
-    head = "⋮\n" if merged[0][0] > 0 else ""
-    tail = "\n⋮" if merged[-1][1] < len(lines) else ""
-    return head + "\n⋮\n".join(pieces) + tail

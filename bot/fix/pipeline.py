@@ -17,7 +17,7 @@ from __future__ import annotations
 import logging
 from collections.abc import Callable, Mapping, Sequence
 from dataclasses import dataclass, field
-from typing import Protocol
+from typing import Any, Protocol
 
 from bot.fix import paths as path_policy
 from bot.fix.answers import (
@@ -32,21 +32,28 @@ from bot.fix.edits import Applied, EditOutcome, Rejected, apply_edits
 from bot.fix.localise import (
     Candidate,
     SearchHit,
-    definitions_of,
-    excerpt,
     lexical_ranking,
     outline,
     rank_candidates,
 )
 from bot.fix.patch import unified_diff
-from bot.fix.prompt import IssueText, edit_layout, locate_layout, retry_message
+from bot.fix.prompt import IssueText, locate_layout, retry_message, window_layout
+from bot.fix.windows import (
+    Fitted,
+    Scope,
+    Window,
+    WindowGuard,
+    fit_windows,
+    rank_scopes,
+    render,
+    whole_file,
+)
 from bot.llm import (
     LLM,
     AnswerCutOffError,
     BudgetError,
     Message,
     ModelOutputError,
-    PromptLayout,
     PromptTooLongError,
     Structured,
     Tokenizer,
@@ -54,6 +61,7 @@ from bot.llm import (
     fit,
     sized_schema,
 )
+from bot.llm.structured import with_schema
 
 log = logging.getLogger(__name__)
 Progress = Callable[[str], None]
@@ -110,7 +118,31 @@ class FixOptions:
     locate_tokens: int = 512
     max_files: int = 3
     outline_files: int = 8
-    file_lines: int = 400
+    file_lines: int = 400  # files up to this long are shown whole when they fit
+    scopes: int = 12  # ranked scopes considered for the edit windows
+    max_windows: int = 6
+
+    @classmethod
+    def for_context(cls, context_tokens: int, *, answer_cap: int = 1536, **kw: Any) -> FixOptions:
+        """Options for a model of ``context_tokens``: the edit answer gets 3/8 of a small
+        context (a 2k model keeps 768 tokens for its edits and ~1.3k for the prompt, so a
+        function of a few dozen lines still fits beside the instructions), at most
+        ``answer_cap``; the file choice a quarter, at most 512."""
+        return cls(
+            context_tokens=context_tokens,
+            answer_tokens=min(answer_cap, context_tokens * 3 // 8),
+            locate_tokens=min(512, context_tokens // 4),
+            **kw,
+        )
+
+    @property
+    def window_budget(self) -> int:
+        """Prompt tokens for the edit prompt: the context less the answer and, from 4k tokens
+        on, a reserve for the one retry (its follow-up goes after the same prompt). In a
+        smaller context the code shown comes first: a retry is sent only if it fits."""
+        reserve = min(256, self.context_tokens // 16) if self.context_tokens >= 4096 else 0
+        return self.context_tokens - self.answer_tokens - reserve
+
     temperature: float = 0.7  # of the candidates after the first
 
 
@@ -151,6 +183,8 @@ class FixOutcome:
     chosen: CandidateResult | None
     notes: tuple[str, ...] = ()
     usage: Usage = field(default_factory=Usage)
+    scopes: tuple[Scope, ...] = ()  # localisation's second step: scopes in the picked files
+    windows: tuple[Window, ...] = ()  # what the edit prompt showed
 
     @property
     def ready(self) -> bool:
@@ -196,25 +230,45 @@ async def fix_issue(
         current_diff,
     )  # fmt: skip
     progress("localising the issue in the repository")
-    candidates, notes = _candidates(ctx, search)
+    candidates, hits, notes = _candidates(ctx, search)
     if not candidates:
         return FixOutcome((), (), (), None, (*notes, "no candidate file was found"), llm.usage)
     picks, note = await _pick(ctx, candidates)
     notes = (*notes, *([note] if note else []))
+    scopes = scopes_to_show(issue, picks, ctx.texts, hits=hits, options=options)
+    progress("fitting the code to change into the model's context")
+    try:
+        schema = await sized_schema(EditAnswer, tokenizer, edit_allowance(options.answer_tokens))
+    except BudgetError as error:
+        failed = _failed(0, f"the answer budget is too small for an edit: {error}")
+        return FixOutcome(
+            tuple(candidates), picks, (failed,), failed, notes, llm.usage, tuple(scopes)
+        )
+    shown = await windows_to_show(
+        issue, picks, ctx.texts, scopes, tokenizer=tokenizer, schema=schema, nonce=nonce,
+        options=options, current_diff=current_diff,
+    )  # fmt: skip
+    notes = (*notes, *shown.notes)
     results: list[CandidateResult] = []
     for index in range(options.candidates):
+        if shown.too_large is not None:
+            results.append(_failed(index, shown.too_large.message()))
+            break
         progress(f"writing candidate {index + 1} of {options.candidates}")
-        result = await _candidate(ctx, picks, index)
+        result = await _candidate(ctx, picks, shown, schema, index)
         results.append(result)
         if result.ready:
             break
     chosen = max(results, key=lambda r: (r.passed - r.failed, len(r.files) > 0, -r.index))
-    return FixOutcome(tuple(candidates), picks, tuple(results), chosen, notes, llm.usage)
+    return FixOutcome(
+        tuple(candidates), picks, tuple(results), chosen, notes, llm.usage, tuple(scopes),
+        shown.windows,
+    )  # fmt: skip
 
 
 def _candidates(
     ctx: _Context, search: CodeSearch | None
-) -> tuple[list[Candidate], tuple[str, ...]]:
+) -> tuple[list[Candidate], Sequence[SearchHit], tuple[str, ...]]:
     query = ctx.issue.text[:2000]
     notes: list[str] = []
     hits: Sequence[SearchHit] = ()
@@ -231,7 +285,7 @@ def _candidates(
         query, ctx.texts, hits=hits, lexical=lexical, related=related,
         limit=ctx.options.outline_files,
     )  # fmt: skip
-    return ranked, tuple(notes)
+    return ranked, hits, tuple(notes)
 
 
 async def _pick(ctx: _Context, candidates: list[Candidate]) -> tuple[tuple[FilePick, ...], str]:
@@ -274,26 +328,77 @@ async def _pick(ctx: _Context, candidates: list[Candidate]) -> tuple[tuple[FileP
     return tuple(picks[: options.max_files]), ""
 
 
-def _file_views(ctx: _Context, picks: Sequence[FilePick]) -> list[tuple[str, str]]:
-    views = []
-    for pick in picks:
-        text = ctx.texts.get(pick.path)
-        if text is None:
-            continue
-        definitions = definitions_of(pick.path, text)
-        views.append(
-            (pick.path, excerpt(text, definitions, pick.symbols, max_lines=ctx.options.file_lines))
+def scopes_to_show(
+    issue: IssueText,
+    picks: Sequence[FilePick],
+    texts: Mapping[str, str],
+    *,
+    hits: Sequence[SearchHit] = (),
+    options: FixOptions = FixOptions(),
+) -> list[Scope]:
+    """Localisation's second step: the scopes of the picked files, ranked. Files short
+    enough come first as a whole (their imports and module code included)."""
+    files = [(p.path, texts[p.path]) for p in picks if p.path in texts]
+    ranked = rank_scopes(
+        issue.text, files, picked={p.path: p.symbols for p in picks}, hits=hits,
+        limit=options.scopes,
+    )  # fmt: skip
+    small = [
+        whole_file(path, text) for path, text in files if text.count("\n") + 1 <= options.file_lines
+    ]
+    return [*small, *ranked]
+
+
+def edit_messages(
+    issue: IssueText,
+    picks: Sequence[FilePick],
+    texts: Mapping[str, str],
+    windows: Sequence[Window],
+    signatures: str,
+    *,
+    nonce: str,
+    current_diff: str = "",
+) -> list[Message]:
+    """The edit prompt over ``windows`` (the answer schema is added when it is sent)."""
+    views = [(w, render(w, texts[w.path])) for w in windows]
+    layout = window_layout(
+        issue, views, nonce=nonce, signatures=signatures, notes=_notes(picks),
+        current_diff=current_diff,
+    )  # fmt: skip
+    return layout.messages()
+
+
+async def windows_to_show(
+    issue: IssueText,
+    picks: Sequence[FilePick],
+    texts: Mapping[str, str],
+    scopes: Sequence[Scope],
+    *,
+    tokenizer: Tokenizer,
+    schema: Mapping[str, object],
+    nonce: str,
+    options: FixOptions = FixOptions(),
+    current_diff: str = "",
+) -> Fitted:
+    """The windows of ``scopes`` that fit the edit prompt, measured with the model's tokenizer
+    on the exact messages sent (the sized answer ``schema`` included)."""
+
+    async def measure(windows: Sequence[Window], signatures: str) -> int:
+        messages = edit_messages(
+            issue, picks, texts, windows, signatures, nonce=nonce, current_diff=current_diff
         )
-    return views
+        return await tokenizer.count_chat(with_schema(messages, EditAnswer, schema))
+
+    return await fit_windows(
+        scopes, texts, measure=measure, budget=options.window_budget,
+        tokenizer=tokenizer, max_windows=options.max_windows, query=issue.text,
+    )  # fmt: skip
 
 
 def _notes(picks: Sequence[FilePick]) -> list[str]:
-    out = []
-    for pick in picks:
-        symbols = f" ({', '.join(pick.symbols)})" if pick.symbols else ""
-        reason = f": {pick.reason}" if pick.reason else ""
-        out.append(f"- {pick.path}{symbols}{reason}")
-    return out
+    """The files chosen, for the trusted part of the edit prompt: paths of the repository
+    only (the model's reasons and symbol names are its own text, not instructions)."""
+    return ["Files chosen: " + ", ".join(pick.path for pick in picks)]
 
 
 def _read(ctx: _Context) -> Callable[[str], str | None]:
@@ -316,52 +421,55 @@ def _failed(index: int, error: str) -> CandidateResult:
     return CandidateResult(index, "", (), (), False, {}, {}, (check,), error)
 
 
-async def _candidate(ctx: _Context, picks: Sequence[FilePick], index: int) -> CandidateResult:
+async def _candidate(
+    ctx: _Context,
+    picks: Sequence[FilePick],
+    shown: Fitted,
+    schema: Mapping[str, object],
+    index: int,
+) -> CandidateResult:
     options = ctx.options
     temperature = 0.0 if index == 0 else options.temperature
-    layout = edit_layout(
-        ctx.issue, _file_views(ctx, picks), nonce=ctx.nonce, notes=_notes(picks),
+    messages = edit_messages(
+        ctx.issue, picks, ctx.texts, shown.windows, shown.signatures, nonce=ctx.nonce,
         current_diff=ctx.current_diff,
     )  # fmt: skip
-    edited = await _edit_answer(ctx, layout, temperature)
+    edited = await _edit_answer(ctx, messages, temperature, schema)
     if isinstance(edited, str):
         return _failed(index, edited)
-    answer, messages, schema = edited
+    answer, schema = edited
     plan = answer.value.plan.strip()
+    guard = WindowGuard(shown.windows)
     outcome = apply_edits(
-        [edit.block() for edit in answer.value.edits], _read(ctx), refuse=_refuse(ctx)
-    )
+        [edit.block() for edit in answer.value.edits], _read(ctx), refuse=_refuse(ctx),
+        within=guard,
+    )  # fmt: skip
     retried = False
     if outcome.rejected:
         retried = True
-        outcome = await _retry(ctx, messages, answer.completion.text, outcome, temperature, schema)
+        outcome = await _retry(
+            ctx, messages, answer.completion.text, outcome, temperature, guard, schema
+        )
     return _checked(ctx, index, plan, outcome, retried)
 
 
 async def _edit_answer(
-    ctx: _Context, layout: PromptLayout, temperature: float
-) -> tuple[Structured[EditAnswer], list[Message], Mapping[str, object]] | str:
-    """The edits, the messages sent and the schema used; or why there are none. The schema is
-    sized to the answer budget; an answer cut at the budget is asked for once more with the
-    smaller allowance, then reported with where it was cut."""
-    options = ctx.options
-    first = edit_allowance(options.answer_tokens)
+    ctx: _Context, messages: list[Message], temperature: float, schema: Mapping[str, object]
+) -> tuple[Structured[EditAnswer], Mapping[str, object]] | str:
+    """The edits and the schema used; or why there are none. ``schema`` is sized to the answer
+    budget (the windows were fitted with it); an answer cut at the budget is asked for once
+    more with the smaller allowance, then reported with where it was cut."""
+    first = edit_allowance(ctx.options.answer_tokens)
     smaller = first.smaller()
     cuts: list[int] = []
     for allowance in (first,) if smaller is None else (first, smaller):
         try:
-            schema = await sized_schema(EditAnswer, ctx.tokenizer, allowance)
-            fitted = await fit(
-                layout, ctx.tokenizer, context_tokens=options.context_tokens,
-                reserve_tokens=options.answer_tokens, answer=EditAnswer, schema=schema,
-            )  # fmt: skip
-            messages = fitted.messages()
+            if allowance is not first:
+                schema = await sized_schema(EditAnswer, ctx.tokenizer, allowance)
             answer = await ctx.llm.complete_json(
                 messages, EditAnswer, max_tokens=allowance.answer_tokens,
                 temperature=temperature, schema=schema,
             )  # fmt: skip
-        except PromptTooLongError:
-            return "the files to change do not fit the model's context"
         except BudgetError:
             return f"the answer budget of {allowance.answer_tokens} tokens is too small for an edit"
         except AnswerCutOffError as error:
@@ -369,7 +477,7 @@ async def _edit_answer(
             continue
         except ModelOutputError:
             return "the model's edits did not follow the JSON schema"
-        return answer, messages, schema
+        return answer, schema
     return "the model's edits were cut at " + ", then at ".join(f"{n} tokens" for n in cuts)
 
 
@@ -379,6 +487,7 @@ async def _retry(
     reply: str,
     first: EditOutcome,
     temperature: float,
+    guard: WindowGuard,
     schema: Mapping[str, object],
 ) -> EditOutcome:
     """Send the failed blocks back once with the nearest real text; apply the answer on top
@@ -387,14 +496,15 @@ async def _retry(
     if not retryable:
         return first
     ctx.progress("retrying the edits that did not apply")
-    conversation = [
-        *messages,
-        Message("assistant", reply),
-        retry_message(retryable, nonce=ctx.nonce),
-    ]
+    follow_up = retry_message(retryable, nonce=ctx.nonce)
     budget = ctx.options.context_tokens - ctx.options.answer_tokens
+    conversation = [*messages, Message("assistant", reply), follow_up]
     if await ctx.tokenizer.count_chat(conversation) > budget:
-        return first
+        # A small context: the windows filled it. The follow-up quotes each failed SEARCH
+        # and says the other edits are kept, so the model's first answer can be left out.
+        conversation = [*messages, follow_up]
+        if await ctx.tokenizer.count_chat(conversation) > budget:
+            return first
     try:
         answer = await ctx.llm.complete_json(
             conversation, EditAnswer, max_tokens=ctx.options.answer_tokens,
@@ -407,6 +517,7 @@ async def _retry(
         _read(ctx),
         refuse=_refuse(ctx),
         start=first.files,
+        within=guard,
     )
     refused = tuple(r for r in first.rejected if r.problem.value == "refused-path")
     return EditOutcome(

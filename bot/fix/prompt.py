@@ -10,6 +10,7 @@ from dataclasses import dataclass
 
 from bot.fix.edits import Rejected
 from bot.fix.localise import Candidate
+from bot.fix.windows import Window
 from bot.llm import Message, PromptLayout, Section, fence
 from bot.llm.prompts import load
 
@@ -63,22 +64,31 @@ def locate_layout(
     )
 
 
-def edit_layout(
+def window_layout(
     issue: IssueText,
-    files: Sequence[tuple[str, str]],
+    windows: Sequence[tuple[Window, str]],
     *,
     nonce: str,
+    signatures: str = "",
     notes: Sequence[str] = (),
     current_diff: str = "",
 ) -> PromptLayout:
-    """``files``: (path, text or excerpt) most important first; ``notes`` (trusted, ours)
-    say what was chosen and why."""
-    specific: list[Section] = []
-    if notes:
-        specific.append(
-            Section("Where the fix goes", "\n".join(notes), untrusted=False, trimmable=False)
-        )
-    specific += [Section(f"File {path}", text, kind="code", min_tokens=16) for path, text in files]
+    """The edit prompt over windows: ``windows`` (window, its text) in file order, one fenced
+    section per file with the gaps between its windows marked ``⋮``;
+    ``signatures`` of what they use (the repository's code, fenced); ``notes`` (trusted, ours)
+    say what was chosen and why. Windows are never trimmed: they were fitted to the context,
+    and an edit must lie inside one."""
+    guide = [*notes, "Edit only inside the lines of the code shown below (`⋮` marks a gap)."]
+    specific = [Section("Where the fix goes", "\n".join(guide), untrusted=False, trimmable=False)]
+    by_file: dict[str, list[tuple[Window, str]]] = {}
+    for window, text in windows:
+        by_file.setdefault(window.path, []).append((window, text))
+    for path, shown in by_file.items():
+        parts = "; ".join(window.title().removeprefix(f"{path} ") for window, _ in shown)
+        code = "\n⋮\n".join(text for _, text in shown)
+        specific.append(Section(f"File {path}: {parts}", code, kind="code", trimmable=False))
+    if signatures:
+        specific.append(Section("Signatures of what this code uses", signatures, kind="code"))
     return PromptLayout(
         instructions=load("fix_edit.md"),
         shared=_issue_sections(issue, current_diff),

@@ -140,12 +140,11 @@ async def run_fix(
     key = settings.llm_fence_key
     nonce = derive_nonce(key.get_secret_value().encode(), *scope) if key else new_nonce()
     context = settings.llm_context_tokens
-    options = FixOptions(
+    options = FixOptions.for_context(
+        context,
+        answer_cap=settings.fix_answer_tokens,
         candidates=config.candidates,
         allow_ci=config.allow_workflow_edits and settings.fix_allow_build_edits,
-        context_tokens=context,
-        answer_tokens=min(settings.fix_answer_tokens, context // 2),
-        locate_tokens=min(512, context // 4),
     )
     progress("indexing the repository")
     search, note = open_search(settings, workspace, scratch)

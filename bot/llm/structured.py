@@ -49,13 +49,31 @@ def with_schema(
     prefix for vLLM's prefix cache.
     """
     stated = schema if schema is not None else schema_of(output)
-    note = prompts.json_answer(json.dumps(stated, separators=(",", ":")))
+    note = prompts.json_answer(json.dumps(stated_schema(stated), separators=(",", ":")))
     result = list(messages)
     if result and result[0].role == "system":
         result[0] = Message("system", f"{result[0].content}\n\n{note}")
     else:
         result.insert(0, Message("system", note))
     return result
+
+
+def stated_schema(node: Any) -> Any:
+    """``node`` without pydantic's ``title`` annotations (the property names say the same):
+    tokens saved in every prompt that states its schema. Properties named ``title`` stay."""
+    if isinstance(node, list):
+        return [stated_schema(item) for item in node]
+    if not isinstance(node, Mapping):
+        return node
+    out: dict[str, Any] = {}
+    for key, value in node.items():
+        if key == "title" and isinstance(value, str):
+            continue
+        if key in ("properties", "$defs") and isinstance(value, Mapping):
+            out[key] = {name: stated_schema(sub) for name, sub in value.items()}
+        else:
+            out[key] = stated_schema(value)
+    return out
 
 
 def parse(text: str, output: type[M]) -> M | str:

@@ -17,7 +17,7 @@ from bot.llm import (
     ModelOutputError,
     OpenAIClient,
 )
-from bot.llm.structured import parse, response_format, with_schema
+from bot.llm.structured import parse, response_format, stated_schema, with_schema
 from tests.llm.helpers import RecordingSleep, run
 from tests.llm.scripted_server import ScriptedServer, chat_reply
 
@@ -56,7 +56,9 @@ def test_valid_answer_is_parsed_and_the_schema_is_sent(scripted: ScriptedServer)
     system = body["messages"][0]
     assert system["role"] == "system"
     assert system["content"].startswith("You review code.")
-    assert json.dumps(Finding.model_json_schema(), separators=(",", ":")) in system["content"]
+    stated = stated_schema(Finding.model_json_schema())
+    assert json.dumps(stated, separators=(",", ":")) in system["content"]
+    assert '"title"' not in system["content"]  # pydantic's titles say what the names say
 
 
 @pytest.mark.parametrize(
