@@ -39,6 +39,7 @@ def wait_for(condition: object, what: str, *, timeout: float = 120) -> None:
         time.sleep(0.1)
 
 
+@pytest.mark.timeout(1200)  # it waits for conditions; the cap only catches a hang
 def test_a_worker_killed_between_dequeue_and_start_loses_nothing(
     db: sa.Engine, pg_url: str, redis_url: str
 ) -> None:

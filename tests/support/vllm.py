@@ -28,6 +28,10 @@ VLLM_HOME = Path(
 VLLM_MODEL_DIR = VLLM_HOME / "models" / "smollm2-135m-instruct"
 SERVED_NAME = "smollm2-135m-instruct"
 START_TIMEOUT_S = float(os.environ.get("ASSIST_VLLM_START_TIMEOUT_S", "420"))
+# One request to the shared CPU model may wait behind every other session's: a test waits for
+# the answer, it does not time the machine (the product's own timeout is tested with scripted
+# servers).
+REQUEST_TIMEOUT_S = float(os.environ.get("ASSIST_VLLM_REQUEST_TIMEOUT_S", "1800"))
 
 
 # --- the real CPU vLLM -----------------------------------------------------------------------
