@@ -11,7 +11,7 @@ from dataclasses import dataclass, field, replace
 from bot.llm import LLM, ModelOutputError, PromptTooLongError, Tokenizer, Usage, fit
 from bot.repoconfig import RepoConfig, Severity
 from bot.review.anchor import Anchor, Unplaced, place
-from bot.review.context import file_context
+from bot.review.context import ParseCache, file_context
 from bot.review.diff import FileDiff, LineKind, parse_diff
 from bot.review.filters import skip_reason
 from bot.review.findings import Finding, FindingsAnswer, fingerprint
@@ -72,10 +72,11 @@ async def _review_file(
     nonce: str,
     context_tokens: int,
     answer_tokens: int,
+    cache: ParseCache,
 ) -> list[Finding] | str:
     context = request.context.get(file.path)
     if context is None:
-        context = file_context(file, request.sources)
+        context = file_context(file, request.sources, cache=cache)
     related = request.related.get(file.path)
     if related:
         context = f"{context}\n\n# related code elsewhere in the repository\n{related}".strip()
@@ -125,6 +126,7 @@ async def review_diff(
         if reason is None and config.review.languages and not _language_ok(file, config):
             reason = "language not enabled in .assist.toml"
         (skipped.append((file.path, reason)) if reason else todo.append(file))
+    cache = ParseCache(request.sources)  # each source parsed once for the whole review
     answers = await asyncio.gather(
         *(
             _review_file(
@@ -135,6 +137,7 @@ async def review_diff(
                 nonce=nonce,
                 context_tokens=context_tokens,
                 answer_tokens=answer_tokens,
+                cache=cache,
             )
             for file in todo
         )
