@@ -171,7 +171,9 @@ async def review(diff: str, sources: dict[str, str], tokenizer: LocalTokenizer) 
     return result.files_reviewed
 
 
-def measure(diff: str, sources: dict[str, str], tokenizer: LocalTokenizer) -> dict[str, Any]:
+def measure(
+    diff: str, sources: dict[str, str], tokenizer: LocalTokenizer, memory: bool
+) -> dict[str, Any]:
     started = time.perf_counter()
     for _ in range(3):
         parse_diff(diff)
@@ -179,16 +181,18 @@ def measure(diff: str, sources: dict[str, str], tokenizer: LocalTokenizer) -> di
     started = time.perf_counter()
     files = asyncio.run(review(diff, sources, tokenizer))
     wall_s = time.perf_counter() - started
-    tracemalloc.start()
-    asyncio.run(review(diff, sources, tokenizer))
-    _, peak = tracemalloc.get_traced_memory()
-    tracemalloc.stop()
+    peak = 0
+    if memory:  # a second run: tracemalloc slows Python down several times
+        tracemalloc.start()
+        asyncio.run(review(diff, sources, tokenizer))
+        _, peak = tracemalloc.get_traced_memory()
+        tracemalloc.stop()
     return {
         "files_reviewed": files,
         "review_s": round(wall_s, 3),
         "parse_diff_s": round(parse_s, 4),
         "ratio_to_parse_diff": round(wall_s / parse_s, 1) if parse_s else None,
-        "peak_python_mib": round(peak / 2**20, 1),
+        "peak_python_mib": round(peak / 2**20, 1) if memory else None,
     }
 
 
@@ -199,6 +203,8 @@ def main(argv: list[str] | None = None) -> int:
     parser.add_argument("--new", default="2.1.1")
     parser.add_argument("--find-links", default=None)
     parser.add_argument("--tokenizer", default=str(MODEL_DIR))
+    parser.add_argument("--sizes", default=",".join(map(str, SIZES)))
+    parser.add_argument("--no-memory", action="store_true", help="skip the tracemalloc run")
     args = parser.parse_args(argv)
     tokenizer = LocalTokenizer(Path(args.tokenizer))
     with tempfile.TemporaryDirectory(prefix="assist-overhead-") as tmp:
@@ -206,9 +212,12 @@ def main(argv: list[str] | None = None) -> int:
     files = split_files(diff)
     asyncio.run(review(cut(files, 50)[0], sources, tokenizer))  # warm up: grammars, tokenizer
     rows = []
-    for size in SIZES:
+    for size in (int(s) for s in args.sizes.split(",")):
         text, changed = cut(files, size)
-        row = {"changed_lines": changed, **measure(text, sources, tokenizer)}
+        paths = {f.path for f in parse_diff(text)}
+        mine = {p: src for p, src in sources.items() if p in paths}  # as a forge would give
+        row = {"changed_lines": changed, **measure(text, mine, tokenizer, not args.no_memory)}
+        sys.stderr.write(json.dumps(row) + "\n")
         row["s_per_1k_lines"] = round(row["review_s"] / (changed / 1000), 3)
         rows.append(row)
     report = {"change": f"{args.package} {args.old} -> {args.new}", "sizes": rows}

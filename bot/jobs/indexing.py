@@ -11,9 +11,11 @@ from __future__ import annotations
 
 import contextlib
 import fcntl
+import hashlib
 import logging
 import os
 import re
+import shutil
 import stat
 from collections.abc import Iterator, Sequence
 from pathlib import Path
@@ -47,9 +49,40 @@ class MirrorError(RuntimeError):
     """The repository could not be fetched; the message carries no credentials."""
 
 
-def mirror_path(cache_dir: Path, repo: RepoRef) -> Path:
+def forge_host(settings: Settings, repo: RepoRef) -> str:
+    """The host (and port) of the forge instance ``repo`` lives on."""
+    url = urlsplit(settings.github_api_url if repo.forge == "github" else settings.gitlab_url)
+    return (url.netloc.rsplit("@", 1)[-1] or url.path).lower()
+
+
+def _legacy_mirror_path(cache_dir: Path, repo: RepoRef) -> Path:
+    """Where mirrors were kept before their names carried a hash (names could collide)."""
     safe = re.sub(r"[^A-Za-z0-9_.-]+", "_", repo.path)
     return cache_dir / "mirrors" / repo.forge / f"{safe}.git"
+
+
+def mirror_path(cache_dir: Path, repo: RepoRef, host: str) -> Path:
+    """The mirror's directory: a readable name plus a hash of the exact ``forge:host:path``.
+
+    The readable part alone collides (``acme/internal_tools``, ``acme_internal/tools`` and
+    ``acme/internal/tools`` all read ``acme_internal_tools``), and the index is keyed by this
+    path: one project's code would come back as related code in another's review.
+    """
+    digest = hashlib.sha256(f"{repo.forge}:{host}:{repo.path}".encode()).hexdigest()[:16]
+    safe = re.sub(r"[^A-Za-z0-9_.-]+", "_", repo.path)[:80]
+    return cache_dir / "mirrors" / repo.forge / f"{safe}-{digest}.git"
+
+
+def retire_legacy_mirror(cache_dir: Path, repo: RepoRef) -> bool:
+    """Delete a mirror kept under the old colliding name; it may hold another project's
+    objects, so it is rebuilt from the forge under the new name instead of moved (the next
+    index job builds the new index). True when one was removed."""
+    legacy = _legacy_mirror_path(cache_dir, repo)
+    if not legacy.is_dir():
+        return False
+    shutil.rmtree(legacy, ignore_errors=True)
+    log.warning("removed mirror %s (old colliding name); %s is rebuilt", legacy.name, repo)
+    return True
 
 
 def _askpass(cache_dir: Path) -> Path:
@@ -61,7 +94,7 @@ def _askpass(cache_dir: Path) -> Path:
     return path
 
 
-def mirror(forge: Forge, repo: RepoRef, cache_dir: Path, refs: Sequence[str]) -> Path:
+def mirror(forge: Forge, repo: RepoRef, cache_dir: Path, refs: Sequence[str], *, host: str) -> Path:
     """A bare, shallow mirror of ``repo`` under ``cache_dir`` with ``refs`` (branch names,
     ``refs/...`` or commit shas) fetched; returns its path."""
     secret = urlsplit(forge.clone_url(repo).get_secret_value())
@@ -83,9 +116,10 @@ def mirror(forge: Forge, repo: RepoRef, cache_dir: Path, refs: Sequence[str]) ->
         "ASSIST_GIT_USERNAME": secret.username or "",
         "ASSIST_GIT_PASSWORD": secret.password or "",
     }
-    target = mirror_path(cache_dir, repo)
+    target = mirror_path(cache_dir, repo, host)
     try:
         if not target.exists():
+            retire_legacy_mirror(cache_dir, repo)
             target.parent.mkdir(parents=True, exist_ok=True)
             git.Repo.init(str(target), bare=True)
         repo_git = git.Repo(str(target))
@@ -144,7 +178,7 @@ def index_lock(settings: Settings) -> Iterator[None]:
 
 def index_branch(settings: Settings, forge: Forge, repo: RepoRef, sha: str) -> IndexStats:
     """Move the repository's base index to ``sha`` (only changed files are re-embedded)."""
-    path = mirror(forge, repo, settings.cache_dir, [sha])
+    path = mirror(forge, repo, settings.cache_dir, [sha], host=forge_host(settings, repo))
     with index_lock(settings):
         indexer = build_indexer(settings)
         return index_repository(str(path), indexer=indexer, cache_dir=settings.cache_dir, ref=sha)
@@ -161,11 +195,12 @@ def related_code(
 ) -> dict[str, str]:
     """For each changed path, code elsewhere in the repository (as seen from the pull
     request's head) that its query finds; empty when the repository is not indexed yet."""
-    path = mirror_path(settings.cache_dir, repo)
+    host = forge_host(settings, repo)
+    path = mirror_path(settings.cache_dir, repo, host)
     if not path.exists() or not queries:
         return {}
     try:
-        mirror(forge, repo, settings.cache_dir, [head_sha])
+        mirror(forge, repo, settings.cache_dir, [head_sha], host=host)
         with index_lock(settings):
             indexer = build_indexer(settings)
             if indexer.state(repo_id_for(str(path))).commit is None:
@@ -192,7 +227,7 @@ def related_code(
 
 def drop_pull_overlay(settings: Settings, repo: RepoRef, head_sha: str) -> bool:
     """Remove a pull request head's overlay; False when the repository has no index."""
-    path = mirror_path(settings.cache_dir, repo)
+    path = mirror_path(settings.cache_dir, repo, forge_host(settings, repo))
     if not path.exists():
         return False
     with index_lock(settings):
