@@ -128,10 +128,40 @@ def mirror(forge: Forge, repo: RepoRef, cache_dir: Path, refs: Sequence[str], *,
             for ref in refs
         ]
         repo_git.git.fetch("--depth", "1", clean, *specs, env=env)
+        # Objects of pull-request heads fetched by sha become unreachable once their overlay
+        # is dropped; gc --auto packs and prunes them when git thinks it worthwhile.
+        repo_git.git.gc("--auto", "--quiet", env=env)
+        os.utime(target)  # the mirror's last use, for least-recently-used eviction
     except git.GitCommandError as exc:
         stderr = (exc.stderr or "").replace(secret.password or "\0", "***")
         raise MirrorError(f"cannot fetch {repo}: {stderr.strip()[:500]}") from None
     return target
+
+
+def _size(path: Path) -> int:
+    return sum(f.stat().st_size for f in path.rglob("*") if f.is_file() and not f.is_symlink())
+
+
+def prune_mirrors(cache_dir: Path, max_bytes: int, *, keep: Path | None = None) -> list[Path]:
+    """Remove the least recently used mirrors until they take at most ``max_bytes`` in all
+    (``keep``, the one in use, stays). Returns the removed mirrors."""
+    root = cache_dir / "mirrors"
+    if max_bytes <= 0 or not root.is_dir():
+        return []
+    mirrors = sorted(root.glob("*/*.git"), key=lambda p: p.stat().st_mtime)
+    sizes = {m: _size(m) for m in mirrors}
+    total = sum(sizes.values())
+    removed: list[Path] = []
+    for m in mirrors:
+        if total <= max_bytes:
+            break
+        if keep is not None and m.resolve() == keep.resolve():
+            continue
+        shutil.rmtree(m, ignore_errors=True)
+        total -= sizes[m]
+        removed.append(m)
+        log.info("removed mirror %s (least recently used; mirrors over their cap)", m.name)
+    return removed
 
 
 def _full(ref: str) -> str:
@@ -179,6 +209,7 @@ def index_lock(settings: Settings) -> Iterator[None]:
 def index_branch(settings: Settings, forge: Forge, repo: RepoRef, sha: str) -> IndexStats:
     """Move the repository's base index to ``sha`` (only changed files are re-embedded)."""
     path = mirror(forge, repo, settings.cache_dir, [sha], host=forge_host(settings, repo))
+    prune_mirrors(settings.cache_dir, settings.mirror_cache_mb * 2**20, keep=path)
     with index_lock(settings):
         indexer = build_indexer(settings)
         return index_repository(str(path), indexer=indexer, cache_dir=settings.cache_dir, ref=sha)

@@ -36,3 +36,23 @@ def test_a_mirror_under_the_old_colliding_name_is_retired(tmp_path: Path) -> Non
     assert retire_legacy_mirror(tmp_path, repo)
     assert not legacy.exists()
     assert not retire_legacy_mirror(tmp_path, repo)
+
+
+def test_mirrors_over_their_cap_go_least_recently_used_first(tmp_path: Path) -> None:
+    import os
+
+    from bot.jobs.indexing import prune_mirrors
+
+    made = []
+    for i, name in enumerate(["old", "mid", "new"]):
+        m = tmp_path / "mirrors" / "github" / f"{name}.git"
+        (m / "objects").mkdir(parents=True)
+        (m / "objects" / "pack").write_bytes(b"x" * 1000)
+        os.utime(m, (1000 + i, 1000 + i))
+        made.append(m)
+    old, mid, new = made
+    assert prune_mirrors(tmp_path, 2500, keep=old) == [mid]  # the one in use stays
+    assert prune_mirrors(tmp_path, 2500) == []
+    assert prune_mirrors(tmp_path, 1000) == [old]
+    assert new.exists()
+    assert prune_mirrors(tmp_path, 0) == []  # 0: no cap
