@@ -23,10 +23,14 @@ lint: setup
 	.venv/bin/ruff format --check .
 	.venv/bin/mypy
 
+# Test files run in parallel (pytest-xdist; a file's tests stay on one worker). Each worker
+# has its own PostgreSQL database and Redis database; the CPU vLLM is started once for all.
 test: setup services model lint
-	.venv/bin/pytest -q --cov --cov-report=term:skip-covered --cov-fail-under=$(COV_FLOOR)
+	.venv/bin/pytest -q -n $(TEST_WORKERS) --dist loadfile \
+		--cov --cov-report=term:skip-covered --cov-fail-under=$(COV_FLOOR)
 
 COV_FLOOR ?= 75
+TEST_WORKERS ?= auto
 
 bench-intake: setup services
 	.venv/bin/python -m bench.intake --rate 200 --seconds 20

@@ -91,6 +91,9 @@ class SoakConfig:
     seed: int = 7
     drain_s: float = 240.0
     senders: int = 4
+    # The load goes on past ``seconds`` until this many deliveries were generated and every
+    # fault has met its target (a slow machine runs longer; it does not do less).
+    min_deliveries: int = 0
 
 
 class Soak:
@@ -108,6 +111,7 @@ class Soak:
         self.fault_log: list[dict[str, Any]] = []
         self.lost: list[str] = []
         self.next_pr = 0
+        self.stop_faults = threading.Event()
 
     # --- setup ------------------------------------------------------------------------------
 
@@ -317,14 +321,11 @@ class Soak:
     def _kill_mid_post(self) -> dict[str, Any]:
         """Hold the next review POST at the forge for 3 s and SIGKILL the workers whose jobs
         are running meanwhile: a job dies between sending its review and hearing back."""
-        fault = Fault(delay_s=3.0, api="github", method="POST", path=r"/reviews$", times=1)
+        fault = Fault(delay_s=5.0, api="github", method="POST", path=r"/reviews$", times=1)
         self.forge.inject(fault)
-        deadline = time.monotonic() + 30
-        while fault.hits == 0 and time.monotonic() < deadline:
-            time.sleep(0.05)
-        if fault.hits == 0:
-            return {"killed": [], "note": "no review was posted in 30 s"}
-        time.sleep(0.5)
+        while fault.hits == 0:  # the load goes on until a review is posted
+            if self.stop_faults.wait(0.05):
+                return {"killed": [], "note": "no review was posted before the soak ended"}
         conn = Redis.from_url(self.redis.url)
         killed = []
         for job_id in StartedJobRegistry("review", connection=conn).get_job_ids():
@@ -342,9 +343,18 @@ class Soak:
         return {"5xx": 6, "rate_limited": 4}
 
     def _model_down(self) -> dict[str, Any]:
-        self.model.down_until = time.monotonic() + 6.0
-        time.sleep(6.0)
-        return {"down_s": 6.0, "refused": self.model.refused}
+        """The model is down until a job has met the outage, then 2 s more."""
+        started = time.monotonic()
+        refused_before = self.model.refused
+        self.model.down_until = float("inf")
+        try:
+            while self.model.refused == refused_before:
+                if self.stop_faults.wait(0.05):
+                    break
+            self.stop_faults.wait(2.0)
+        finally:
+            self.model.down_until = 0.0
+        return {"down_s": round(time.monotonic() - started, 1), "refused": self.model.refused}
 
     def _redis_restart(self) -> dict[str, Any]:
         self.redis.restart(2.0)
@@ -354,7 +364,8 @@ class Soak:
         self.pg.restart(2.0)
         return {"down_s": 2.0}
 
-    def _faults(self, stop: threading.Event) -> None:
+    def _faults(self) -> None:
+        stop = self.stop_faults
         plan: list[tuple[float, str, Callable[[], Any]]] = [
             (0.15, "worker SIGKILLed mid-post", self._kill_mid_post),
             (0.30, "forge 5xx and rate limits", self._forge_errors),
@@ -375,12 +386,17 @@ class Soak:
         senders = [threading.Thread(target=self._sender) for _ in range(self.cfg.senders)]
         for t in senders:
             t.start()
-        stop = threading.Event()
-        faults = threading.Thread(target=self._faults, args=(stop,))
+        faults = threading.Thread(target=self._faults)
         if self.cfg.faults:
             faults.start()
         generated = 0
-        while time.monotonic() - self.t0 < self.cfg.seconds:
+        # Past ``seconds``, the load goes on while it is still needed, up to ``drain_s`` more.
+        cap = self.cfg.seconds + self.cfg.drain_s
+        while time.monotonic() - self.t0 < cap and (
+            time.monotonic() - self.t0 < self.cfg.seconds
+            or generated < self.cfg.min_deliveries
+            or faults.is_alive()
+        ):
             d = self._next()
             if d is not None:
                 self.outbox.put(d)
@@ -388,9 +404,9 @@ class Soak:
             self.workers.supervise()
             time.sleep(self.rng.expovariate(self.cfg.rate))
         load_s = time.monotonic() - self.t0
+        self.stop_faults.set()
         if faults.is_alive():
             faults.join()
-        stop.set()
         for _ in senders:
             self.outbox.put(None)
         for t in senders:
@@ -529,10 +545,12 @@ def main(argv: list[str] | None = None) -> int:
     parser.add_argument("--faults", action=argparse.BooleanOptionalAction, default=True)
     parser.add_argument("--seed", type=int, default=7)
     parser.add_argument("--drain", type=float, default=240.0)
+    parser.add_argument("--min-deliveries", type=int, default=0)
     args = parser.parse_args(argv)
     config = SoakConfig(
         seconds=args.seconds, workers=args.workers, rate=args.rate, repos=args.repos,
         faults=args.faults, seed=args.seed, drain_s=args.drain,
+        min_deliveries=args.min_deliveries,
     )  # fmt: skip
     with soak(config) as s:
         report = s.run()

@@ -24,7 +24,7 @@ from tests.support.processes import ROOT, assist_cmd, assist_env, free_port
 SOAK_LINE = re.compile(r"(    total_(\d+)_(\d+) = price \* qty  # soak ([\w./-]+))")
 
 
-def _wait_port(port: int, timeout: float = 30.0) -> None:
+def _wait_port(port: int, timeout: float = 300.0) -> None:
     deadline = time.monotonic() + timeout
     while time.monotonic() < deadline:
         with (

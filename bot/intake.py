@@ -20,7 +20,7 @@ from redis.exceptions import RedisError
 from sqlalchemy.exc import SQLAlchemyError
 
 from bot.deliveries import DeliveryRecord, Outcome, Prior
-from bot.events import Forge, Normalised
+from bot.events import Forge, Ignored, Normalised
 from bot.queue import Enqueued
 from bot.routing import JobSpec, Route, route
 from bot.settings import Settings
@@ -208,9 +208,16 @@ class Intake:
             )
         try:
             payload = decode_body(body, media)
+        except MalformedPayload as exc:  # not JSON (or a form) at all
+            return self._record(rec, Outcome.MALFORMED, 400, str(exc))
+        try:
             normalised = self._normalise(forge, event, payload)
         except MalformedPayload as exc:
-            return self._record(rec, Outcome.MALFORMED, 400, str(exc))
+            # Verified, decodable, but not a shape we can use: answered 2xx and recorded with
+            # the reason. A 4xx would count as a failure at the forge, which disables a hook
+            # that keeps failing: one unexpected shape would switch the bot off silently.
+            log.warning("delivery %s %s ignored: %s", delivery, event, exc)
+            normalised = Normalised(event, None, ignored=Ignored(f"unusable payload: {exc}"))
         rec = DeliveryRecord(
             forge.value,
             delivery,

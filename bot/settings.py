@@ -183,6 +183,12 @@ class Settings(BaseSettings):
     cache_dir: Path = Field(
         Path(".assist/cache"), description="Repository clones and embedding cache."
     )
+    mirror_cache_mb: int = Field(
+        10240,
+        ge=0,
+        description="Total size of the repository mirrors, MiB; past it the least recently "
+        "used mirrors are removed (0: no cap).",
+    )
 
     # --- fix ------------------------------------------------------------------------------
     fix_use_index: bool = Field(

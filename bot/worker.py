@@ -7,7 +7,7 @@ from collections.abc import Sequence
 from types import TracebackType
 from typing import Any
 
-from rq import Worker
+from rq import Queue, Worker
 from rq.exceptions import AbandonedJobError
 from rq.job import Job
 from rq.registry import clean_registries
@@ -17,6 +17,7 @@ from rq.worker_registration import clean_worker_registry
 from bot.app import queue_policy
 from bot.jobs.context import WorkerContext, install
 from bot.jobs.record import lost
+from bot.orphans import sweep_orphans
 from bot.queue import queue_name
 from bot.routing import QueueName
 from bot.services import build_services
@@ -54,7 +55,8 @@ class AssistWorker(Worker):
         return int(super().get_heartbeat_ttl(job))
 
     def clean_registries(self) -> None:
-        """RQ's sweep, with a maintenance lock that outlives a dead sweeper by seconds.
+        """RQ's sweeps plus ours for orphaned jobs (`bot.orphans`), under a maintenance lock
+        that outlives a dead sweeper by seconds.
 
         RQ's own lock lasts 899 s: a worker killed (or cut off from Redis) while sweeping would
         stop every sweep, so abandoned jobs would wait a quarter of an hour to be retried.
@@ -67,9 +69,17 @@ class AssistWorker(Worker):
                 clean_registries(queue, self._exc_handlers)
                 clean_worker_registry(queue)
                 queue.intermediate_queue.cleanup(self, queue)
+                self._sweep_orphans(queue)
             finally:
                 queue.release_maintenance_lock()  # type: ignore[no-untyped-call]
         self.last_cleaned_at = now()  # type: ignore[assignment]
+
+    def _sweep_orphans(self, queue: Queue) -> None:
+        """Jobs popped by a worker that died before starting them: RQ has no sweep for those."""
+        try:
+            sweep_orphans(self.connection, queue, grace_s=self.abandon_grace_s)
+        except Exception:  # the other sweeps must go on; the next round tries again
+            log.exception("could not sweep queue %s for orphaned jobs", queue.name)
 
     def handle_work_horse_killed(self, job: Job, retpid: int, ret_val: int, rusage: Any) -> None:
         super().handle_work_horse_killed(job, retpid, ret_val, rusage)  # type: ignore[no-untyped-call]

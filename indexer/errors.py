@@ -19,5 +19,9 @@ class StoreError(IndexerError):
     """A vector store operation failed."""
 
 
+class ParseTimeout(IndexerError):
+    """Parsing a source (or querying its tree) took longer than its time limit."""
+
+
 class RepoError(IndexerError):
     """A git operation failed or a ref does not exist."""

@@ -40,7 +40,9 @@ class FileFilter:
 
     def __post_init__(self) -> None:
         lines = [*self.gitignore.splitlines(), *self.excludes]
-        object.__setattr__(self, "_spec", pathspec.GitIgnoreSpec.from_lines(lines))
+        # RE2: the patterns are the repository's own, matched in linear time.
+        spec = pathspec.GitIgnoreSpec.from_lines(lines, backend="re2")
+        object.__setattr__(self, "_spec", spec)
 
     def path_allowed(self, path: str) -> bool:
         if _VENDORED.search(path) or _GENERATED_NAMES.search(path):

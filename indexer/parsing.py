@@ -8,10 +8,13 @@ inside classes/modules), a one-line signature and its docstring or leading comme
 from __future__ import annotations
 
 import re
+import time
+from collections.abc import Callable
 from dataclasses import dataclass
 
 import tree_sitter as ts
 
+from indexer.errors import ParseTimeout
 from indexer.languages import grammar
 
 # Nodes that wrap a tags capture without being a new definition (C declarators, JS
@@ -71,30 +74,54 @@ class ParsedFile:
     top_breaks: tuple[int, ...]  # lines where a top-level statement starts
 
 
-def parse_source(source: bytes, language: str) -> ParsedFile:
-    """Parse `source` and run the language's tags query over it."""
+_CHUNK = 64 * 1024
+
+
+def _parse_tree(parser: ts.Parser, source: bytes, timeout_s: float | None) -> ts.Tree:
+    if timeout_s is None:
+        return parser.parse(source)
+    expired = _deadline(timeout_s)
+    try:
+        # Tree-sitter only reports progress (and can be cancelled) when it reads in chunks.
+        return parser.parse(
+            lambda offset, _point: source[offset : offset + _CHUNK],
+            progress_callback=lambda *_state: expired(),
+        )
+    except ValueError as exc:  # "Parsing failed": the callback cancelled it
+        raise ParseTimeout(f"parsing took over {timeout_s:g} s") from exc
+
+
+def _deadline(timeout_s: float) -> Callable[[], bool]:
+    end = time.monotonic() + timeout_s
+    return lambda: time.monotonic() > end
+
+
+def parse_source(source: bytes, language: str, *, timeout_s: float | None = None) -> ParsedFile:
+    """Parse `source` and run the language's tags query over it; ``timeout_s`` bounds the
+    parse (ParseTimeout past it)."""
     g = grammar(language)
-    tree = g.parser().parse(source)
+    tree = _parse_tree(g.parser(), source, timeout_s)
     raw_defs: list[tuple[ts.Node, str, str]] = []
     refs: list[Reference] = []
     seen_defs: set[tuple[int, int]] = set()
+    # The query runs without a callback (py-tree-sitter 0.26 crashes with one on matches());
+    # its cost follows the tree's size, which the caller bounds by the bytes it parses.
     for _pattern, caps in ts.QueryCursor(g.tags).matches(tree.root_node):
         names = caps.get("name")
         if not names:
             continue
         name_node = names[0]
+        name = _text(name_node, source)
         for cap, nodes in caps.items():
             if cap.startswith("definition."):
                 node = _climb(nodes[0])
                 key = (node.start_byte, node.end_byte)
                 if key not in seen_defs:
                     seen_defs.add(key)
-                    raw_defs.append((node, _text(name_node), cap.removeprefix("definition.")))
+                    raw_defs.append((node, name, cap.removeprefix("definition.")))
             elif cap.startswith("reference."):
                 refs.append(
-                    Reference(
-                        _text(name_node), cap.removeprefix("reference."), name_node.start_point[0]
-                    )
+                    Reference(name, cap.removeprefix("reference."), name_node.start_point[0])
                 )
     raw_defs.sort(key=lambda d: (d[0].start_byte, -d[0].end_byte))
     definitions = _qualify(raw_defs, source, language)
@@ -103,8 +130,10 @@ def parse_source(source: bytes, language: str) -> ParsedFile:
     return ParsedFile(language, tuple(definitions), tuple(refs), tree.root_node.has_error, top)
 
 
-def _text(node: ts.Node) -> str:
-    return (node.text or b"").decode("utf-8", "replace")
+def _text(node: ts.Node, source: bytes) -> str:
+    # A slice of our own bytes: ``node.text`` copies the whole source on every call (a
+    # quadratic parse for files with many definitions) and is None for chunked parses.
+    return source[node.start_byte : node.end_byte].decode("utf-8", "replace")
 
 
 def _climb(node: ts.Node) -> ts.Node:
@@ -120,11 +149,11 @@ def _qualify(raw: list[tuple[ts.Node, str, str]], source: bytes, language: str) 
     for node, name, kind in raw:
         while stack and stack[-1][0] <= node.start_byte:
             stack.pop()
-        owner = stack[-1][1] if stack else _impl_owner(node)
+        owner = stack[-1][1] if stack else _impl_owner(node, source)
         qual = f"{owner}.{name}" if owner else name
         if kind == "function" and stack and stack[-1][2] in _SCOPE_KINDS:
             kind = "method"
-        doc, doc_start = _docstring(node, language)
+        doc, doc_start = _docstring(node, language, source)
         out.append(
             Definition(
                 name=name,
@@ -143,19 +172,19 @@ def _qualify(raw: list[tuple[ts.Node, str, str]], source: bytes, language: str) 
     return out
 
 
-def _impl_owner(node: ts.Node) -> str:
+def _impl_owner(node: ts.Node, source: bytes) -> str:
     """The type a Rust `impl` block or Go method receiver attaches a function to."""
     parent = node.parent
     while parent is not None:
         if parent.type == "impl_item":
             ty = parent.child_by_field_name("type")
-            return _text(ty) if ty is not None else ""
+            return _text(ty, source) if ty is not None else ""
         parent = parent.parent
     if node.type == "method_declaration":  # Go: func (s *Store) Get(...)
         recv = node.child_by_field_name("receiver")
         if recv is not None:
             for ident in _descendants(recv, "type_identifier"):
-                return _text(ident)
+                return _text(ident, source)
     return ""
 
 
@@ -225,7 +254,7 @@ def _signature(node: ts.Node, source: bytes) -> str:
     return sig[:_MAX_SIGNATURE]
 
 
-def _docstring(node: ts.Node, language: str) -> tuple[str, int]:
+def _docstring(node: ts.Node, language: str, source: bytes) -> tuple[str, int]:
     start = node.start_point[0]
     if language == "python":
         body = _body(node)
@@ -239,7 +268,7 @@ def _docstring(node: ts.Node, language: str) -> tuple[str, int]:
             if first.type == "expression_statement" and first.named_child_count:
                 s = first.named_children[0]
                 if s.type == "string":
-                    return _clean_doc(_text(s)), start
+                    return _clean_doc(_text(s, source)), start
         return "", start
     comments: list[ts.Node] = []
     prev = node.prev_named_sibling
@@ -253,7 +282,7 @@ def _docstring(node: ts.Node, language: str) -> tuple[str, int]:
     if not comments:
         return "", start
     comments.reverse()
-    text = "\n".join(_text(c) for c in comments)
+    text = "\n".join(_text(c, source) for c in comments)
     return _clean_doc(text), comments[0].start_point[0]
 
 

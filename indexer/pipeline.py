@@ -72,6 +72,26 @@ class SearchResult:
         )
 
 
+_BATCH_BYTES = 32 * 1024 * 1024  # blob bytes read into memory at once
+_BATCH_FILES = 200
+
+
+def _batches(paths: list[str], sizes: list[int], max_bytes: int) -> list[list[str]]:
+    """``paths`` in order, cut into batches of at most ``max_bytes`` (and _BATCH_FILES)."""
+    out: list[list[str]] = []
+    current: list[str] = []
+    total = 0
+    for path, size in zip(paths, sizes, strict=True):
+        if current and (total + size > max_bytes or len(current) >= _BATCH_FILES):
+            out.append(current)
+            current, total = [], 0
+        current.append(path)
+        total += size
+    if current:
+        out.append(current)
+    return out
+
+
 def overlay_layer(head: str) -> str:
     return f"pr:{head}"
 
@@ -118,10 +138,18 @@ class Indexer:
         flt: FileFilter,
         progress: Progress | None,
     ) -> list[ProcessedFile]:
-        paths = sorted(wanted)
+        # Sizes first: an over-size blob is skipped without reading it, and the rest are read
+        # in batches bounded by bytes, not by count (a PR of large files cannot fill memory).
+        sizes = gitops.blob_sizes(repo, sorted(set(wanted.values())))
         out: list[ProcessedFile] = []
-        for b in range(0, len(paths), 200):
-            part = paths[b : b + 200]
+        paths: list[str] = []
+        for p in sorted(wanted):
+            if sizes.get(wanted[p], 0) > flt.max_bytes:
+                out.append(ProcessedFile(p, wanted[p], (), None, "too large"))
+            else:
+                paths.append(p)
+        done = len(out)
+        for part in _batches(paths, [sizes.get(wanted[p], 0) for p in paths], _BATCH_BYTES):
             contents = gitops.read_blobs(repo, [wanted[p] for p in part])
             for p in part:
                 data = contents.get(wanted[p])
@@ -137,8 +165,9 @@ class Indexer:
                         max_tokens=self.config.max_tokens,
                     )
                 )
+            done += len(part)
             if progress:
-                progress("parse", min(b + 200, len(paths)), len(paths))
+                progress("parse", done, len(wanted))
         return out
 
     def _write(

@@ -81,6 +81,32 @@ def tree_blobs(repo: git.Repo, commit: str) -> dict[str, str]:
     return blobs
 
 
+def blob_sizes(repo: git.Repo, shas: list[str]) -> dict[str, int]:
+    """Sizes of many blobs through one `git cat-file --batch-check`, reading no content."""
+    out: dict[str, int] = {}
+    if not shas:
+        return out
+    proc = repo.git.cat_file("--batch-check", as_process=True, istream=-1)
+    stdin, stdout = proc.stdin, proc.stdout
+    if stdin is None or stdout is None:
+        raise RepoError("git cat-file --batch-check has no pipes")
+
+    def write() -> None:
+        for sha in shas:
+            stdin.write(f"{sha}\n".encode())
+        stdin.close()
+
+    writer = threading.Thread(target=write, daemon=True)
+    writer.start()
+    for _ in shas:
+        header = stdout.readline().split()
+        if len(header) >= 3:  # "<sha> <type> <size>"; "<sha> missing" otherwise
+            out[header[0].decode()] = int(header[2])
+    writer.join()
+    proc.wait()
+    return out
+
+
 def read_blobs(repo: git.Repo, shas: list[str]) -> dict[str, bytes]:
     """Contents of many blobs through one `git cat-file --batch` process."""
     out: dict[str, bytes] = {}

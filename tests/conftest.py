@@ -14,6 +14,12 @@ from pathlib import Path
 import pytest
 import redis
 import sqlalchemy as sa
+from hypothesis import HealthCheck, settings
+
+# Property tests check behaviour, never the machine's speed: no per-example deadline and no
+# "too slow" health check (a busy CI machine would fail them at random).
+settings.register_profile("assist", deadline=None, suppress_health_check=[HealthCheck.too_slow])
+settings.load_profile("assist")
 
 pytest_plugins = ["tests.support.vllm", "tests.support.scripted", "tests.testforge.fixtures"]
 

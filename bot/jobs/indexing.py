@@ -11,11 +11,14 @@ from __future__ import annotations
 
 import contextlib
 import fcntl
+import hashlib
 import logging
+import os
 import re
 import shutil
 from collections.abc import Iterator, Sequence
 from pathlib import Path
+from urllib.parse import urlsplit
 
 import httpx
 from qdrant_client import QdrantClient
@@ -38,19 +41,50 @@ class MirrorError(RuntimeError):
     """The repository could not be fetched; the message carries no credentials."""
 
 
-def mirror_path(cache_dir: Path, repo: RepoRef) -> Path:
+def forge_host(settings: Settings, repo: RepoRef) -> str:
+    """The host (and port) of the forge instance ``repo`` lives on."""
+    url = urlsplit(settings.github_api_url if repo.forge == "github" else settings.gitlab_url)
+    return (url.netloc.rsplit("@", 1)[-1] or url.path).lower()
+
+
+def _legacy_mirror_path(cache_dir: Path, repo: RepoRef) -> Path:
+    """Where mirrors were kept before their names carried a hash (names could collide)."""
     safe = re.sub(r"[^A-Za-z0-9_.-]+", "_", repo.path)
     return cache_dir / "mirrors" / repo.forge / f"{safe}.git"
 
 
-def mirror(forge: Forge, repo: RepoRef, cache_dir: Path, refs: Sequence[str]) -> Path:
+def mirror_path(cache_dir: Path, repo: RepoRef, host: str) -> Path:
+    """The mirror's directory: a readable name plus a hash of the exact ``forge:host:path``.
+
+    The readable part alone collides (``acme/internal_tools``, ``acme_internal/tools`` and
+    ``acme/internal/tools`` all read ``acme_internal_tools``), and the index is keyed by this
+    path: one project's code would come back as related code in another's review.
+    """
+    digest = hashlib.sha256(f"{repo.forge}:{host}:{repo.path}".encode()).hexdigest()[:16]
+    safe = re.sub(r"[^A-Za-z0-9_.-]+", "_", repo.path)[:80]
+    return cache_dir / "mirrors" / repo.forge / f"{safe}-{digest}.git"
+
+
+def retire_legacy_mirror(cache_dir: Path, repo: RepoRef) -> bool:
+    """Delete a mirror kept under the old colliding name; it may hold another project's
+    objects, so it is rebuilt from the forge under the new name instead of moved (the next
+    index job builds the new index). True when one was removed."""
+    legacy = _legacy_mirror_path(cache_dir, repo)
+    if not legacy.is_dir():
+        return False
+    shutil.rmtree(legacy, ignore_errors=True)
+    log.warning("removed mirror %s (old colliding name); %s is rebuilt", legacy.name, repo)
+    return True
+
+
+def mirror(forge: Forge, repo: RepoRef, cache_dir: Path, refs: Sequence[str], *, host: str) -> Path:
     """A bare, shallow mirror of ``repo`` under ``cache_dir`` with ``refs`` (branch names,
     ``refs/...`` or commit shas) fetched; returns its path. Git runs hardened
     (:mod:`bot.gitsafe`); a mirror whose config holds anything git did not write itself (a
     planted ``insteadOf``, ``protocol.ext.allow``, ``core.fsmonitor``...) is thrown away and
     fetched again, never used."""
     remote = gitsafe.Remote.parse(forge.clone_url(repo))
-    target = mirror_path(cache_dir, repo)
+    target = mirror_path(cache_dir, repo, host)
     home = gitsafe.empty_home(cache_dir)
     try:
         bad = gitsafe.unsafe_config(target) if target.exists() else []
@@ -58,6 +92,7 @@ def mirror(forge: Forge, repo: RepoRef, cache_dir: Path, refs: Sequence[str]) ->
             log.warning("mirror %s had an unsafe config (%s): fetched again", repo, ", ".join(bad))
             shutil.rmtree(target)
         if not target.exists():
+            retire_legacy_mirror(cache_dir, repo)
             target.parent.mkdir(parents=True, exist_ok=True)
             gitsafe.run(["init", "-q", "--bare", str(target)], cwd=None, home=home)
         gitsafe.check_config(target)
@@ -69,9 +104,39 @@ def mirror(forge: Forge, repo: RepoRef, cache_dir: Path, refs: Sequence[str]) ->
             ["fetch", "-q", "--no-tags", "--depth", "1", remote.url, *specs],
             cwd=target, remote=remote, home=home,
         )  # fmt: skip
+        # Objects of pull-request heads fetched by sha become unreachable once their overlay
+        # is dropped; gc --auto packs and prunes them when git thinks it worthwhile.
+        gitsafe.run(["gc", "--auto", "--quiet"], cwd=target, home=home)
+        os.utime(target)  # the mirror's last use, for least-recently-used eviction
     except (gitsafe.GitError, OSError) as exc:
         raise MirrorError(f"cannot fetch {repo}: {remote.redact(str(exc))[:500]}") from None
     return target
+
+
+def _size(path: Path) -> int:
+    return sum(f.stat().st_size for f in path.rglob("*") if f.is_file() and not f.is_symlink())
+
+
+def prune_mirrors(cache_dir: Path, max_bytes: int, *, keep: Path | None = None) -> list[Path]:
+    """Remove the least recently used mirrors until they take at most ``max_bytes`` in all
+    (``keep``, the one in use, stays). Returns the removed mirrors."""
+    root = cache_dir / "mirrors"
+    if max_bytes <= 0 or not root.is_dir():
+        return []
+    mirrors = sorted(root.glob("*/*.git"), key=lambda p: p.stat().st_mtime)
+    sizes = {m: _size(m) for m in mirrors}
+    total = sum(sizes.values())
+    removed: list[Path] = []
+    for m in mirrors:
+        if total <= max_bytes:
+            break
+        if keep is not None and m.resolve() == keep.resolve():
+            continue
+        shutil.rmtree(m, ignore_errors=True)
+        total -= sizes[m]
+        removed.append(m)
+        log.info("removed mirror %s (least recently used; mirrors over their cap)", m.name)
+    return removed
 
 
 def _full(ref: str) -> str:
@@ -118,7 +183,8 @@ def index_lock(settings: Settings) -> Iterator[None]:
 
 def index_branch(settings: Settings, forge: Forge, repo: RepoRef, sha: str) -> IndexStats:
     """Move the repository's base index to ``sha`` (only changed files are re-embedded)."""
-    path = mirror(forge, repo, settings.cache_dir, [sha])
+    path = mirror(forge, repo, settings.cache_dir, [sha], host=forge_host(settings, repo))
+    prune_mirrors(settings.cache_dir, settings.mirror_cache_mb * 2**20, keep=path)
     with index_lock(settings):
         indexer = build_indexer(settings)
         return index_repository(str(path), indexer=indexer, cache_dir=settings.cache_dir, ref=sha)
@@ -135,11 +201,12 @@ def related_code(
 ) -> dict[str, str]:
     """For each changed path, code elsewhere in the repository (as seen from the pull
     request's head) that its query finds; empty when the repository is not indexed yet."""
-    path = mirror_path(settings.cache_dir, repo)
+    host = forge_host(settings, repo)
+    path = mirror_path(settings.cache_dir, repo, host)
     if not path.exists() or not queries:
         return {}
     try:
-        mirror(forge, repo, settings.cache_dir, [head_sha])
+        mirror(forge, repo, settings.cache_dir, [head_sha], host=host)
         with index_lock(settings):
             indexer = build_indexer(settings)
             if indexer.state(repo_id_for(str(path))).commit is None:
@@ -166,7 +233,7 @@ def related_code(
 
 def drop_pull_overlay(settings: Settings, repo: RepoRef, head_sha: str) -> bool:
     """Remove a pull request head's overlay; False when the repository has no index."""
-    path = mirror_path(settings.cache_dir, repo)
+    path = mirror_path(settings.cache_dir, repo, forge_host(settings, repo))
     if not path.exists():
         return False
     with index_lock(settings):

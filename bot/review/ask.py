@@ -21,7 +21,7 @@ from bot.llm import (
     tokenizer_for,
 )
 from bot.llm.prompts import load
-from bot.review.context import file_context
+from bot.review.context import ParseCache, file_context
 from bot.review.diff import DiffError, parse_diff
 from bot.review.prompt import numbered_diff
 from bot.review.service import change_sources, read_config
@@ -93,7 +93,8 @@ async def ask_change(
         files = ()
     sources = change_sources(forge, change, files, config)
     diffs = "\n\n".join(numbered_diff(f) for f in files)
-    context = "\n\n".join(text for f in files if (text := file_context(f, sources)))
+    cache = ParseCache(sources)  # each source parsed once for the whole question
+    context = "\n\n".join(text for f in files if (text := file_context(f, sources, cache=cache)))
     llm_config = LLMConfig.from_settings(settings)
     key = settings.llm_fence_key
     scope = (repo.forge, repo.path, str(number), "ask")

@@ -11,11 +11,13 @@ from collections.abc import Mapping
 from dataclasses import dataclass
 
 from bot.review.diff import FileDiff
-from indexer.errors import IndexerError
+from indexer.errors import IndexerError, ParseTimeout
 from indexer.languages import language_for_path
 from indexer.parsing import Definition, ParsedFile, parse_source
 
 MAX_SOURCE_BYTES = 512 * 1024
+MAX_PARSED_BYTES = 8 * 1024 * 1024  # parsed per job, all sources together
+PARSE_TIMEOUT_S = 10.0  # one source's parse
 
 
 def source_text(raw: bytes) -> str | None:
@@ -35,14 +37,64 @@ class ContextBudget:
     signatures: int = 20  # related definitions' signatures, per file
 
 
-def _parse(path: str, source: str) -> ParsedFile | None:
-    language = language_for_path(path)
-    if language is None:
-        return None
-    try:
-        return parse_source(source.encode(), language)
-    except IndexerError:
-        return None
+class ParseCache:
+    """The tree-sitter parses of one job's sources: each parsed at most once, at most
+    ``max_bytes`` parsed in all (changed files first, as they are asked for), each parse
+    limited to ``timeout_s``. A source past the budget, over time or in no known language
+    gives no context; ``skipped`` says which and why.
+    """
+
+    def __init__(
+        self,
+        sources: Mapping[str, str],
+        *,
+        max_bytes: int = MAX_PARSED_BYTES,
+        timeout_s: float = PARSE_TIMEOUT_S,
+    ) -> None:
+        self._sources = sources
+        self._max_bytes = max_bytes
+        self._timeout_s = timeout_s
+        self._parsed: dict[str, ParsedFile | None] = {}
+        self._by_name: dict[str, list[tuple[str, Definition]]] | None = None
+        self.parsed_bytes = 0
+        self.parses = 0
+        self.skipped: dict[str, str] = {}
+
+    def get(self, path: str) -> ParsedFile | None:
+        if path not in self._parsed:
+            self._parsed[path] = self._parse(path)
+        return self._parsed[path]
+
+    def _parse(self, path: str) -> ParsedFile | None:
+        source = self._sources.get(path)
+        language = language_for_path(path)
+        if source is None or language is None:
+            return None
+        data = source.encode()
+        if self.parsed_bytes + len(data) > self._max_bytes:
+            self.skipped[path] = f"over the {self._max_bytes} bytes parsed per job"
+            return None
+        self.parsed_bytes += len(data)
+        self.parses += 1
+        try:
+            return parse_source(data, language, timeout_s=self._timeout_s)
+        except ParseTimeout:
+            self.skipped[path] = f"parse took over {self._timeout_s:g} s"
+            return None
+        except IndexerError:
+            return None
+
+    def defined(self, names: set[str]) -> list[tuple[str, Definition]]:
+        """Definitions named in ``names`` across the sources, by path then position."""
+        if self._by_name is None:
+            self._by_name = {}
+            for path in sorted(self._sources):
+                parsed = self.get(path)
+                for d in parsed.definitions if parsed else ():
+                    self._by_name.setdefault(d.name, []).append((path, d))
+        found = [entry for name in names for entry in self._by_name.get(name, ())]
+        found.sort(key=lambda e: (e[0], e[1].start_line, e[1].end_line))
+        return found
 
 
 def _innermost(defs: tuple[Definition, ...], line0: int) -> Definition | None:
@@ -64,16 +116,17 @@ def file_context(
     sources: Mapping[str, str],
     *,
     budget: ContextBudget = ContextBudget(),
-    parsed: Mapping[str, ParsedFile | None] | None = None,
+    cache: ParseCache | None = None,
 ) -> str:
-    """The enclosing scopes of ``file``'s changed lines and the signatures it uses."""
+    """The enclosing scopes of ``file``'s changed lines and the signatures it uses.
+
+    Pass one ``cache`` for all the files of a job: each source is then parsed once.
+    """
     source = sources.get(file.path)
     if source is None or not file.added_lines:
         return ""
-    cache = dict(parsed or {})
-    if file.path not in cache:
-        cache[file.path] = _parse(file.path, source)
-    mine = cache[file.path]
+    cache = cache if cache is not None else ParseCache(sources)
+    mine = cache.get(file.path)
     if mine is None:
         return ""
     lines = source.splitlines()
@@ -100,18 +153,12 @@ def file_context(
     added0 = {n - 1 for n in file.added_lines}
     names = {ref.name for ref in mine.references if ref.line in added0}
     signatures: list[str] = []
-    for path, other in sorted(sources.items()):
-        if path not in cache:
-            cache[path] = _parse(path, other)
-        parsed_other = cache[path]
-        if parsed_other is None:
+    for path, d in cache.defined(names):
+        if path == file.path and (d.start_line, d.end_line) in shown:
             continue
-        for d in parsed_other.definitions:
-            if d.name not in names or (path == file.path and (d.start_line, d.end_line) in shown):
-                continue
-            signatures.append(f"{path}:{d.start_line + 1}: {d.signature}")
+        signatures.append(f"{path}:{d.start_line + 1}: {d.signature}")
+        if len(signatures) >= budget.signatures:
+            break
     if signatures:
-        parts.append(
-            "# definitions used by the change\n" + "\n".join(signatures[: budget.signatures])
-        )
+        parts.append("# definitions used by the change\n" + "\n".join(signatures))
     return "\n\n".join(parts)

@@ -59,7 +59,8 @@ def skip_reason(file: FileDiff, config: RepoConfig) -> str | None:
     if added and max(len(text) for text in added) > MAX_LINE_FOR_MINIFIED:
         return "minified (very long lines)"
     if config.review.ignore:
-        spec = pathspec.PathSpec.from_lines("gitignore", config.review.ignore)
+        # RE2 matches in linear time: the globs are the repository's, the paths the PR's.
+        spec = pathspec.PathSpec.from_lines("gitignore", config.review.ignore, backend="re2")
         if spec.match_file(file.path):
             return "ignored by .assist.toml"
     return None

@@ -22,7 +22,7 @@ from bot.llm import (
 )
 from bot.repoconfig import RepoConfig, Severity
 from bot.review.anchor import Anchor, Unplaced, place
-from bot.review.context import file_context
+from bot.review.context import ParseCache, file_context
 from bot.review.diff import FileDiff, LineKind, parse_diff
 from bot.review.filters import skip_reason
 from bot.review.findings import Finding, FindingsAnswer, fingerprint
@@ -159,12 +159,13 @@ async def _review_file(
     *,
     nonce: str,
     context_tokens: int,
+    cache: ParseCache,
 ) -> list[Finding] | str:
     """The file's findings, or why it was not reviewed. An answer cut at ``max_tokens`` is
     asked for again with the next, smaller allowance; any other invalid answer is not."""
     context = request.context.get(file.path)
     if context is None:
-        context = file_context(file, request.sources)
+        context = file_context(file, request.sources, cache=cache)
     related = request.related.get(file.path)
     if related:
         context = f"{context}\n\n# related code elsewhere in the repository\n{related}".strip()
@@ -256,10 +257,11 @@ async def review_diff(
             reason = "language not enabled in .assist.toml"
         (skipped.append((file.path, reason)) if reason else todo.append(file))
     tries = await _tries(tokenizer, answer_tokens) if todo else []
+    cache = ParseCache(request.sources)  # each source parsed once for the whole review
 
     async def one(file: FileDiff) -> list[Finding] | str:
         answer = await _review_file(
-            llm, request, file, tries, nonce=nonce, context_tokens=context_tokens
+            llm, request, file, tries, nonce=nonce, context_tokens=context_tokens, cache=cache
         )
         if progress is not None:
             progress(f"{file.path} reviewed")

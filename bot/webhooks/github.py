@@ -28,6 +28,7 @@ from bot.events import (
 from bot.webhooks.errors import MalformedPayload
 from bot.webhooks.payload import PayloadModel, parse_payload
 from bot.webhooks.policy import IntakePolicy
+from bot.webhooks.shapes import upgrade_github
 
 
 class _User(PayloadModel):
@@ -367,6 +368,7 @@ def normalise_github(event: str, payload: object, policy: IntakePolicy) -> Norma
     """Turn a verified, JSON-decoded GitHub delivery into events or a reason to ignore it."""
     if not isinstance(payload, dict):
         raise MalformedPayload("payload is not a JSON object")
+    payload = upgrade_github(payload)
     if event == "ping":
         return Normalised("ping", _repo_name(payload), ignored=Ignored("ping: pong"))
     handler = _HANDLERS.get(event)

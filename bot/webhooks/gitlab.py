@@ -24,6 +24,7 @@ from bot.events import (
 from bot.webhooks.errors import MalformedPayload
 from bot.webhooks.payload import PayloadModel, parse_payload
 from bot.webhooks.policy import IntakePolicy
+from bot.webhooks.shapes import upgrade_gitlab
 
 # GitLab's project and group access tokens act as users named like these.
 _BOT_USERNAME = re.compile(r"^(project|group)_\d+_bot(_[0-9a-f]+)?$")
@@ -299,6 +300,7 @@ def normalise_gitlab(event: str, payload: object, policy: IntakePolicy) -> Norma
     """Turn a verified, JSON-decoded GitLab hook into events or a reason to ignore it."""
     if not isinstance(payload, dict):
         raise MalformedPayload("payload is not a JSON object")
+    payload = upgrade_gitlab(event, payload)
     handler = _HANDLERS.get(event)
     if handler is None:
         project = payload.get("project")

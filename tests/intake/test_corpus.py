@@ -102,7 +102,8 @@ GITLAB_JOBS = {
     "set-b/service_merge_request.json": "review",  # update with oldrev: new commits
     "set-b/push.json": "index",
 }
-# Bodies that are broken in the corpus itself, answered 400 with the reason.
+# Bodies that are broken in the corpus itself: verified, so answered 200 and ignored with the
+# reason (a 4xx would make GitLab disable the hook).
 GITLAB_MALFORMED = {
     "set-b/group_merge_request.json",  # keys carry trailing spaces ("iid "), no project id
 }
@@ -122,8 +123,8 @@ def test_every_gitlab_body(server: str, corpora: Path, rds: redis.Redis) -> None
             data = answer.json()
             expected = GITLAB_JOBS.get(name)
             if name in GITLAB_MALFORMED:
-                assert answer.status_code == 400, (name, data)
-                assert "object_attributes.iid" in data["error"]
+                assert answer.status_code == 200, (name, data)
+                assert "object_attributes.iid" in data["ignored"]
             elif expected is None:
                 assert answer.status_code == 200, (name, data)
                 assert data["jobs"] == [], name

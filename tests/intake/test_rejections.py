@@ -58,9 +58,9 @@ def test_both_rotated_secrets_verify(server: str) -> None:
         ("malformed_signature", 401, "unauthorized"),
         ("missing_event", 400, "malformed"),
         ("truncated_json", 400, "malformed"),
-        ("not_an_object", 400, "malformed"),
+        ("not_an_object", 200, "ignored"),
         ("wrong_content_type", 415, "unsupported_media"),
-        ("missing_fields", 400, "malformed"),
+        ("missing_fields", 200, "ignored"),
         ("deep_nesting", 400, "malformed"),
         ("not_utf8", 400, "malformed"),
     ],
@@ -102,7 +102,7 @@ def test_github_rejections(
         headers = github_headers("ping", body, delivery=delivery)
     answer = _github(server, body, headers)
     assert answer.status_code == status, answer.text
-    assert answer.json()["error"]
+    assert answer.json()["error" if status != 200 else "ignored"]
     if outcome == "unauthorized":  # counted in metrics, never stored row by row
         assert _stored(db, delivery) == 0
         return

@@ -9,6 +9,7 @@ from __future__ import annotations
 import asyncio
 import os
 import signal
+import time
 from collections.abc import Callable
 from typing import Literal
 
@@ -30,7 +31,7 @@ from bot.llm import (
     new_nonce,
 )
 from tests.llm.helpers import run
-from tests.support.vllm import VLLMServer, stop_vllm
+from tests.support.vllm import REQUEST_TIMEOUT_S, VLLMServer, stop_vllm
 
 pytestmark = pytest.mark.vllm
 
@@ -58,7 +59,7 @@ class Review(BaseModel):
 def client_for(*servers: VLLMServer, **overrides: object) -> OpenAIClient:
     values: dict[str, object] = {
         "model": servers[0].model,
-        "timeout_s": 120.0,
+        "timeout_s": REQUEST_TIMEOUT_S,
         "max_retries": 3,
         "backoff_base_s": 0.2,
         "seed": 1234,
@@ -263,9 +264,9 @@ def test_killed_replica_fails_over(
             served = {(await llm.complete(HELLO, max_tokens=4)).replica for _ in range(4)}
             assert served == {doomed.base_url, vllm_server.base_url}
             tasks = [asyncio.create_task(llm.complete(HELLO, max_tokens=48)) for _ in range(6)]
-            for _ in range(600):  # bounded wait until the doomed replica is generating
-                if await asyncio.to_thread(_running, doomed) >= 1:
-                    break
+            deadline = time.monotonic() + REQUEST_TIMEOUT_S
+            while await asyncio.to_thread(_running, doomed) < 1:  # until it is generating
+                assert time.monotonic() < deadline, "the doomed replica never took a request"
                 await asyncio.sleep(0.05)
             os.killpg(doomed.process.pid, signal.SIGKILL)
             results = await asyncio.gather(*tasks)

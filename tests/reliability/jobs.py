@@ -27,3 +27,10 @@ def slow_once_job(_ctx: WorkerContext, **kwargs: Any) -> dict[str, Any]:
         flag.write_text("started")
         time.sleep(120)
     return {"status": "done on a retry"}
+
+
+@recorded("test")
+def counted_job(ctx: WorkerContext, **kwargs: Any) -> dict[str, Any]:
+    """Counts its runs in Redis: the orphaned-job test checks the body ran exactly once."""
+    ctx.redis.incr(str(kwargs["counter"]))
+    return {"status": "counted"}

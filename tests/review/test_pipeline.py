@@ -17,7 +17,7 @@ from bot.review.pipeline import ReviewInput, ReviewResult, review_diff
 from bot.review.render import SUMMARY_MARKER, as_markdown, as_sarif, as_text
 from tests.llm.scripted_server import Reply, ScriptedServer, chat_reply, runaway_reply
 from tests.support.processes import ROOT, assist_cmd, assist_env
-from tests.support.vllm import VLLMServer
+from tests.support.vllm import REQUEST_TIMEOUT_S, VLLMServer
 
 BEFORE = '''def total(items):
     """Sum the prices of items."""
@@ -289,7 +289,9 @@ def test_real_model_review_is_schema_valid_and_anchored(
     request = ReviewInput(change.title, change.body, change.diff, change.config)
 
     async def go() -> ReviewResult:
-        config = LLMConfig((vllm_server.base_url,), vllm_server.model, seed=1)
+        config = LLMConfig(
+            (vllm_server.base_url,), vllm_server.model, seed=1, timeout_s=REQUEST_TIMEOUT_S
+        )
         async with OpenAIClient(config) as client:
             return await review_diff(
                 request, client, client, nonce="f00d1234", context_tokens=2048, answer_tokens=384

@@ -21,7 +21,7 @@ from bot.review.service import ReviewOutcome, review_change
 from bot.settings import Settings
 from tests.forge.conftest import APP_ID, GITLAB_BOT, GITLAB_TOKEN, REPO, make_settings
 from tests.llm.scripted_server import Reply, ScriptedServer, chat_reply, runaway_reply
-from tests.support.vllm import VLLMServer
+from tests.support.vllm import REQUEST_TIMEOUT_S, VLLMServer
 from tests.testforge import TestForge
 from tests.testforge.fixtures import AppKey
 
@@ -325,7 +325,7 @@ def test_real_model_review_posts_only_valid_anchored_comments(
             "llm_model": vllm_server.model,
             "llm_context_tokens": 2048,
             "llm_seed": 1,
-            "llm_timeout_s": 900.0,  # a shared CPU server under load answers in minutes
+            "llm_timeout_s": REQUEST_TIMEOUT_S,
         }
     )
     outcome = world.review(NoMemory())

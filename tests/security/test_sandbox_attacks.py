@@ -133,8 +133,9 @@ def test_a_planted_mirror_config_is_thrown_away(tmp_path: Path, testforge: TestF
     world: World = make_world("github", testforge, scripted, tmp_path)
     forge = world.forge()
     cache = tmp_path / "cache"
-    path = mirror(forge, world.repo, cache, ["main"])
-    assert mirror_path(cache, world.repo) == path
+    host = "forge.test"
+    path = mirror(forge, world.repo, cache, ["main"], host=host)
+    assert mirror_path(cache, world.repo, host) == path
     marker = tmp_path / "pwned"
     with (path / "config").open("a") as handle:
         handle.write("[protocol]\n\tallow = always\n")
@@ -142,7 +143,7 @@ def test_a_planted_mirror_config_is_thrown_away(tmp_path: Path, testforge: TestF
         handle.write(f'[url "ext::sh -c touch% {marker}"]\n\tinsteadOf = http://\n')
         handle.write(f"[core]\n\tfsmonitor = touch {marker}\n")
     assert unsafe_config(path)
-    again = mirror(forge, world.repo, cache, ["main"])  # the worker's next fetch
+    again = mirror(forge, world.repo, cache, ["main"], host=host)  # the worker's next fetch
     assert not marker.exists()
     assert unsafe_config(again) == []
     refs = subprocess.run(

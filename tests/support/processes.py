@@ -16,6 +16,9 @@ from pathlib import Path
 import httpx
 
 ROOT = Path(__file__).resolve().parents[2]
+# How long a process we start may take to come up. Generous: on a busy machine starting Python
+# with our imports takes tens of seconds; a process that dies is reported at once instead.
+STARTUP_TIMEOUT_S = float(os.environ.get("ASSIST_TEST_STARTUP_TIMEOUT_S", "600"))
 
 
 def free_port() -> int:
@@ -41,7 +44,10 @@ START_TIMEOUT_S = float(os.environ.get("ASSIST_TEST_START_TIMEOUT_S", "120"))
 
 
 def wait_http(
-    url: str, *, timeout: float = 30.0, proc: subprocess.Popen[bytes] | None = None
+    url: str,
+    *,
+    timeout: float = STARTUP_TIMEOUT_S,
+    proc: subprocess.Popen[bytes] | None = None,
 ) -> None:
     deadline = time.monotonic() + timeout
     while time.monotonic() < deadline:
@@ -70,8 +76,8 @@ def serve(env: Mapping[str, str], *, workers: int = 1) -> Iterator[str]:
     base = f"http://127.0.0.1:{port}"
     try:
         try:
-            wait_http(base + "/healthz", proc=None, timeout=START_TIMEOUT_S)
-        except TimeoutError:
+            wait_http(base + "/healthz", proc=proc, timeout=START_TIMEOUT_S)
+        except (TimeoutError, RuntimeError):
             log.seek(0)
             raise RuntimeError(f"assist serve did not start:\n{log.read().decode()}") from None
         yield base
@@ -137,7 +143,7 @@ class PrivateRedis:
             stdout=subprocess.DEVNULL,
             stderr=subprocess.DEVNULL,
         )
-        deadline = time.monotonic() + 10
+        deadline = time.monotonic() + 300
         while time.monotonic() < deadline:
             with (
                 contextlib.suppress(OSError),

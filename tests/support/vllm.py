@@ -1,13 +1,17 @@
 """The real CPU vLLM for the tests, as a pytest plugin (registered in tests/conftest.py).
 
-The server is started once per test session by ``deploy/cpu-model/serve.sh`` on a free
-loopback port, and stopped at the end; every test folder shares it. ``ASSIST_SKIP_VLLM=1``
+The server is started once per test run by ``deploy/cpu-model/serve.sh`` on a free
+loopback port, and stopped at the end; every test folder shares it, and under pytest-xdist
+every worker shares it too (one worker starts it, the controller stops it). ``ASSIST_SKIP_VLLM=1``
 skips the tests that need it; otherwise a missing installation FAILS those tests, telling to
 run ``deploy/cpu-model/setup.sh`` (CI runs it first).
 """
 
 from __future__ import annotations
 
+import contextlib
+import fcntl
+import json
 import os
 import signal
 import socket
@@ -28,6 +32,10 @@ VLLM_HOME = Path(
 VLLM_MODEL_DIR = VLLM_HOME / "models" / "smollm2-135m-instruct"
 SERVED_NAME = "smollm2-135m-instruct"
 START_TIMEOUT_S = float(os.environ.get("ASSIST_VLLM_START_TIMEOUT_S", "420"))
+# One request to the shared CPU model may wait behind every other session's: a test waits for
+# the answer, it does not time the machine (the product's own timeout is tested with scripted
+# servers).
+REQUEST_TIMEOUT_S = float(os.environ.get("ASSIST_VLLM_REQUEST_TIMEOUT_S", "1800"))
 
 
 # --- the real CPU vLLM -----------------------------------------------------------------------
@@ -131,9 +139,53 @@ def vllm_server(tmp_path_factory: pytest.TempPathFactory) -> Iterator[VLLMServer
     if shared := os.environ.get("ASSIST_TEST_VLLM_URL"):
         yield from running_vllm(shared)
         return
+    if os.environ.get("PYTEST_XDIST_WORKER"):
+        yield from _xdist_vllm(tmp_path_factory)
+        return
     server = start_vllm(tmp_path_factory.mktemp("vllm"))
     yield server
     stop_vllm(server)
+
+
+SHARED_VLLM = "vllm-shared.json"
+
+
+def _xdist_vllm(tmp_path_factory: pytest.TempPathFactory) -> Iterator[VLLMServer]:
+    """Under pytest-xdist: ONE server for all workers. The first worker that needs it starts
+    it (under a file lock in the run's shared temporary directory) and records its URL; the
+    others reuse it; the controller stops it when the whole run ends (`stop_shared_vllm`)."""
+    shared = tmp_path_factory.getbasetemp().parent  # xdist: <run basetemp>/popen-gwN
+    record = shared / SHARED_VLLM
+    with (shared / "vllm-shared.lock").open("w") as lock:
+        fcntl.flock(lock, fcntl.LOCK_EX)  # released when the file closes
+        if not record.exists():
+            server = start_vllm(shared)
+            record.write_text(json.dumps({"url": server.base_url, "pid": server.process.pid}))
+    yield from running_vllm(json.loads(record.read_text())["url"])
+
+
+def stop_shared_vllm(basetemp: Path) -> None:
+    """The xdist controller, at the end of the run: stop the server a worker started."""
+    record = basetemp / SHARED_VLLM
+    if not record.exists():
+        return
+    pid = int(json.loads(record.read_text())["pid"])
+    with contextlib.suppress(ProcessLookupError):
+        os.killpg(pid, signal.SIGTERM)
+        for _ in range(300):
+            os.killpg(pid, 0)  # ProcessLookupError once the whole group is gone
+            time.sleep(0.1)
+        os.killpg(pid, signal.SIGKILL)
+    record.unlink()
+
+
+def pytest_unconfigure(config: pytest.Config) -> None:
+    if hasattr(config, "workerinput"):  # an xdist worker: the controller owns the server
+        return
+    factory = getattr(config, "_tmp_path_factory", None)
+    if factory is not None and os.environ.get("ASSIST_TEST_VLLM_URL") is None:
+        with contextlib.suppress(OSError, ValueError):
+            stop_shared_vllm(factory.getbasetemp())
 
 
 @pytest.fixture(scope="session")
