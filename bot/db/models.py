@@ -25,7 +25,7 @@ class Delivery(Base):
     __table_args__ = (
         UniqueConstraint("forge", "delivery_key", name="uq_deliveries_forge_key"),
         Index("ix_deliveries_received_at", "received_at"),
-        # The console's filters (migration 18_console).
+        # The console's filters (migration 0004).
         Index("ix_deliveries_repo_id", "repo", "id"),
         Index("ix_deliveries_outcome_id", "outcome", "id"),
         Index("ix_deliveries_forge_id", "forge", "id"),
@@ -56,7 +56,7 @@ class JobRun(Base):
 
     __tablename__ = "job_runs"
     __table_args__ = (
-        # The console's filters (migration 18_console).
+        # The console's filters (migration 0004).
         Index("ix_job_runs_repo_id", "repo", "id"),
         Index("ix_job_runs_status_id", "status", "id"),
         Index("ix_job_runs_change", "forge", "repo", "number"),

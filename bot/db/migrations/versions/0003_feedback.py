@@ -1,6 +1,6 @@
 """feedback on findings (issue 16): signals per finding, outcome, repository rules
 
-Revision ID: 16_feedback
+Revision ID: 0003
 Revises: 0002
 Create Date: 2026-11-29
 """
@@ -10,7 +10,7 @@ from __future__ import annotations
 import sqlalchemy as sa
 from alembic import op
 
-revision = "16_feedback"
+revision = "0003"
 down_revision = "0002"
 branch_labels = None
 depends_on = None
