@@ -345,6 +345,20 @@ def repositories(engine: Engine, f: Filters, scope: Scope) -> list[dict[str, Any
         .where(scope.clause(PostedFinding.repo))
         .group_by(PostedFinding.forge, PostedFinding.repo, PostedFinding.status)
     )
+    # acceptance per category, from the feedback on posted findings (bot/feedback/outcome.py)
+    outcomes_q = (
+        select(
+            PostedFinding.forge,
+            PostedFinding.repo,
+            PostedFinding.category,
+            PostedFinding.outcome,
+            func.count().label("n"),
+        )
+        .where(PostedFinding.outcome.is_not(None), scope.clause(PostedFinding.repo))
+        .group_by(
+            PostedFinding.forge, PostedFinding.repo, PostedFinding.category, PostedFinding.outcome
+        )
+    )
     last_index = (
         select(JobRun.forge, JobRun.repo, func.max(JobRun.id).label("id"))
         .where(JobRun.kind == "index", JobRun.status == "done", scope.clause(JobRun.repo))
@@ -359,6 +373,10 @@ def repositories(engine: Engine, f: Filters, scope: Scope) -> list[dict[str, Any
         counts: dict[tuple[str, str], dict[str, int]] = {}
         for fr in conn.execute(findings_q):
             counts.setdefault((fr.forge, fr.repo), {})[fr.status] = int(fr.n)
+        decided: dict[tuple[str, str], dict[str, dict[str, int]]] = {}
+        for o in conn.execute(outcomes_q):
+            per = decided.setdefault((o.forge, o.repo), {}).setdefault(o.category, {})
+            per[o.outcome] = int(o.n)
         newest = {(r.forge, r.repo): r.id for r in conn.execute(last_index)}
         ids = [i for i in newest.values() if i is not None]
         index: dict[tuple[str | None, str | None], dict[str, Any]] = {}
@@ -382,6 +400,27 @@ def repositories(engine: Engine, f: Filters, scope: Scope) -> list[dict[str, Any
                 "indexed_files": detail.get("files"),
                 "indexed_chunks": detail.get("chunks"),
                 "findings": counts.get((r.forge or "", r.repo or ""), {}),
+                "acceptance": acceptance(decided.get((r.forge or "", r.repo or ""), {})),
+            }
+        )
+    return out
+
+
+def acceptance(by_category: dict[str, dict[str, int]]) -> list[dict[str, Any]]:
+    """Per category: findings accepted of those decided (accepted, rejected or ignored),
+    and the rate; categories by name."""
+    out = []
+    for category in sorted(by_category):
+        counts = by_category[category]
+        decided = sum(counts.values())
+        accepted = counts.get("accepted", 0)
+        out.append(
+            {
+                "category": category,
+                "accepted": accepted,
+                "rejected": counts.get("rejected", 0),
+                "decided": decided,
+                "rate": accepted / decided if decided else None,
             }
         )
     return out

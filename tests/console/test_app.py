@@ -12,7 +12,7 @@ from fastapi.testclient import TestClient
 from bot.app import Services
 from bot.console.apikeys import create_key, revoke_key
 from bot.console.app import create_app, forge_web_url
-from bot.db.models import JobRun
+from bot.db.models import JobRun, PostedFinding
 from bot.services import make_redis
 from bot.settings import Settings, validate_for_console
 from tests.console.conftest import SESSION_SECRET
@@ -171,3 +171,51 @@ def test_operator_cancels_a_waiting_job(
     assert again["done"] is False
     retry = client.post(f"/api/jobs/{job_id}/retry", headers=auth).json()
     assert retry["message"] == "not in a failed registry (nothing to retry)"
+
+
+def test_repositories_show_acceptance_per_category(
+    client: TestClient, console_db: sa.Engine
+) -> None:
+    repo = f"inproc/accept-{uuid.uuid4().hex[:6]}"
+    with console_db.begin() as conn:
+        conn.execute(
+            sa.insert(JobRun).values(
+                job_id=f"review-{uuid.uuid4().hex}",
+                kind="review",
+                forge="github",
+                repo=repo,
+                number=1,
+                status="done",
+                attempts=1,
+                error="",
+                detail={},
+                usage={},
+            )
+        )
+        outcomes = [("style", "accepted"), ("style", "rejected"), ("style", "rejected"),
+                    ("bug", "accepted"), ("bug", None)]  # fmt: skip
+        for n, (category, outcome) in enumerate(outcomes):
+            conn.execute(
+                sa.insert(PostedFinding).values(
+                    forge="github",
+                    repo=repo,
+                    number=1,
+                    fingerprint=f"f{n}",
+                    path="a.py",
+                    line=n + 1,
+                    severity="low",
+                    category=category,
+                    head_sha="0" * 40,
+                    status="posted",
+                    outcome=outcome,
+                )
+            )
+    key, _ = create_key(console_db, f"acc-{uuid.uuid4().hex[:6]}", "viewer")
+    rows = client.get(
+        "/api/repositories", params={"repo": repo}, headers={"Authorization": f"Bearer {key}"}
+    ).json()
+    (row,) = [r for r in rows if r["repo"] == repo]
+    by = {a["category"]: a for a in row["acceptance"]}
+    assert (by["style"]["accepted"], by["style"]["rejected"], by["style"]["decided"]) == (1, 2, 3)
+    assert by["style"]["rate"] == pytest.approx(1 / 3)
+    assert (by["bug"]["accepted"], by["bug"]["decided"]) == (1, 1)  # undecided ones not counted
