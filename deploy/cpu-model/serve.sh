@@ -51,5 +51,5 @@ exec "$VENV/bin/python" -m vllm.entrypoints.openai.api_server \
   --enforce-eager \
   --enable-prefix-caching \
   --enable-prompt-tokens-details \
-  --structured-outputs-config '{"disable_any_whitespace": true}' \
+  --structured-outputs-config '{"backend": "xgrammar", "disable_any_whitespace": true}' \
   "$@"
