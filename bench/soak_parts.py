@@ -129,18 +129,18 @@ class ReplyingModel(ScriptedServer):
         self.down_until = 0.0
         self.refused = 0
 
-    async def _chat(self, receive: Any, send: Any) -> None:
+    async def _chat(self, receive: Any, send: Any, body: dict[str, Any]) -> None:
         if time.monotonic() < self.down_until:
             self.refused += 1
             self.script.append(chat_reply("", finish_reason="stop"))
             self.script[-1].status = 503
             self.script[-1].body = {"error": {"message": "model down"}}
         else:
-            self.script.append(self._answer(self.requests[-1].body))
-        await super()._chat(receive, send)
+            self.script.append(self._reply_for(body))
+        await super()._chat(receive, send, body)
 
     @staticmethod
-    def _answer(body: Mapping[str, Any]) -> Any:
+    def _reply_for(body: Mapping[str, Any]) -> Any:
         text = "\n".join(str(m.get("content", "")) for m in body.get("messages", []))
         if "second reader of an automated code review" in text:
             count = len(re.findall(r"^## candidate \d+$", text, flags=re.M))

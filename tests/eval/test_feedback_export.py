@@ -62,12 +62,13 @@ def test_a_bad_row_is_named(tmp_path: Path) -> None:
         rows_from_jsonl(path)
 
 
-def test_the_findings_table_without_outcomes_is_refused(tmp_path: Path) -> None:
+def test_the_findings_table_without_prompts_is_refused(tmp_path: Path) -> None:
     url = f"sqlite:///{tmp_path / 'db.sqlite'}"
     engine = sa.create_engine(url)
     Base.metadata.create_all(engine)
     engine.dispose()
-    with pytest.raises(CaseError, match=r"lacks the column.*prompt, outcome"):
+    # the findings table records outcomes (issue 16's feedback) but not the prompts
+    with pytest.raises(CaseError, match=r"table 'findings' lacks the column\(s\) prompt\b"):
         rows_from_table(url, "findings")
 
 

@@ -157,11 +157,11 @@ def test_response_format_name_is_sanitised() -> None:
 
 
 def test_no_repair_that_would_not_fit_the_context(scripted: ScriptedServer) -> None:
-    """A cut-off answer to a prompt that filled the context: re-sent with the answer, the repair
-    would exceed the context (the server answers 400); it is reported, not sent."""
+    """An invalid answer to a prompt that filled the context: re-sent with the answer, the
+    repair would exceed the context (the server answers 400); it is reported, not sent. (An
+    answer cut at max_tokens is never repaired at all: AnswerCutOffError.)"""
     scripted.push(
-        chat_reply('{"severity": "lo', prompt_tokens=1280, completion_tokens=768,
-                   finish_reason="length"),
+        chat_reply('{"severity": "lo"}', prompt_tokens=1280, completion_tokens=768),
         chat_reply(VALID),
     )  # fmt: skip
     with pytest.raises(ModelOutputError, match="would not fit the model's 2048-token context"):

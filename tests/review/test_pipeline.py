@@ -229,7 +229,7 @@ def test_cli_review_says_when_the_review_failed(repo: Path, scripted: ScriptedSe
         env=assist_env(
             {
                 "ASSIST_LLM_BASE_URLS": scripted.base_url,
-                "ASSIST_LLM_MODEL": "s",
+                "ASSIST_LLM_MODEL": "scripted",  # the served name the model check expects
                 "ASSIST_LLM_MAX_RETRIES": "0",
                 "ASSIST_LLM_CONTEXT_TOKENS": "32768",
             }
