@@ -183,7 +183,8 @@ def _answer(
     later = [c for c in thread.replies if c.id > reply_id]
     if any(is_ours(c, thread.comment, own) and ANSWER_MARKER in c.body for c in later):
         return {"answer": "already answered"}  # a retried job: the answer is there
-    _comment, refused = accept_command(forge, repo, kwargs, refusal=REFUSAL)
+    # a reply addressing the bot by mention carries no command; its author is still re-read
+    _comment, refused = accept_command(forge, repo, kwargs, refusal=REFUSAL, require_command=False)
     if refused is not None:
         return {"answer": "refused"}
     memory = SqlMemory(ctx.engine).recall(change)

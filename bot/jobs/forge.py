@@ -59,15 +59,22 @@ def command_comment(kwargs: Mapping[str, Any]) -> Comment:
 
 
 def verified_comment(
-    forge: Forge, repo: RepoRef, comment: Comment, *, prefix: str = "/assist"
+    forge: Forge,
+    repo: RepoRef,
+    comment: Comment,
+    *,
+    prefix: str = "/assist",
+    require_command: bool = True,
 ) -> Comment | None:
     """The command's comment with its author from the forge's API (GitLab: the note re-read;
     the payload's ``user`` is never believed), or None when the API does not show that note
-    carrying a command (forged, edited or deleted): then nothing runs."""
+    (forged or deleted), or shows it without a command when one is required (edited): then
+    nothing runs. ``require_command=False``: a reply that addresses the bot by mention."""
     posted = forge.comment_as_posted(repo, comment)
     if posted is None:
         return None
-    if repo.forge == "gitlab" and parse_command(posted.body, prefix=prefix) is None:
+    needs = require_command and repo.forge == "gitlab"
+    if needs and parse_command(posted.body, prefix=prefix) is None:
         return None
     return dataclasses.replace(comment, author=posted.author)
 
@@ -81,11 +88,19 @@ def may_command(forge: Forge, repo: RepoRef, user: str, *, change_author: str | 
 
 
 def accept_command(
-    forge: Forge, repo: RepoRef, kwargs: Mapping[str, Any], *, refusal: str
+    forge: Forge,
+    repo: RepoRef,
+    kwargs: Mapping[str, Any],
+    *,
+    refusal: str,
+    require_command: bool = True,
 ) -> tuple[Comment, dict[str, Any] | None]:
     """Check the commenter may run this costly command on the change: refuse politely in a
-    reply (second value: the job's result), or acknowledge with a reaction (second: None)."""
-    comment = verified_comment(forge, repo, command_comment(kwargs))
+    reply (second value: the job's result), or acknowledge with a reaction (second: None).
+    ``require_command=False`` for a reply addressing the bot in its thread (no command)."""
+    comment = verified_comment(
+        forge, repo, command_comment(kwargs), require_command=require_command
+    )
     if comment is None:
         return command_comment(kwargs), {"status": "refused", "reason": "unverified comment"}
     change = forge.get_change(repo, int(kwargs["number"]))
