@@ -36,4 +36,4 @@ bench-intake: setup services
 	.venv/bin/python -m bench.intake --rate 200 --seconds 20
 
 docs: setup
-	.venv/bin/python -m bot.configdoc README.md
+	.venv/bin/python -m bot.ops.configdoc README.md

@@ -29,7 +29,7 @@ ROOT = Path(__file__).resolve().parent.parent
 sys.path.insert(0, str(ROOT))
 
 from bot.db.engine import upgrade  # noqa: E402
-from bot.webhooks.verify import github_signature  # noqa: E402
+from bot.intake.verify import github_signature  # noqa: E402
 from tests.support.processes import free_port, wait_http  # noqa: E402
 
 SECRET = "bench-secret-0123456789abcdef"

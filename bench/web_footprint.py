@@ -51,9 +51,17 @@ _ENV = {
 
 
 def sample(factory: str) -> dict[str, object]:
-    env = {"PATH": os.environ.get("PATH", "/usr/bin:/bin"), "HOME": os.environ.get("HOME", "/"), **_ENV}
+    env = {
+        "PATH": os.environ.get("PATH", "/usr/bin:/bin"),
+        "HOME": os.environ.get("HOME", "/"),
+        **_ENV,
+    }
     out = subprocess.run(
-        [sys.executable, "-c", _PROBE, factory], env=env, capture_output=True, text=True, check=False
+        [sys.executable, "-c", _PROBE, factory],
+        env=env,
+        capture_output=True,
+        text=True,
+        check=False,
     )
     if out.returncode != 0:
         raise SystemExit(f"{factory}: the probe failed:\n{out.stderr}")

@@ -158,7 +158,7 @@ def serve(
         # Several processes: metrics are aggregated through files (prometheus multiprocess).
         os.environ["PROMETHEUS_MULTIPROC_DIR"] = tempfile.mkdtemp(prefix="assist-metrics-")
     uvicorn.run(
-        "bot.asgi:create",
+        "bot.web.asgi:create",
         factory=True,
         host=host or settings.host,
         port=port or settings.port,
@@ -263,9 +263,9 @@ def worker(
     ] = "jobs",
 ) -> None:
     """Run an RQ worker on the named queues (all by default)."""
-    from bot.routing import QueueName
-    from bot.services import configure_logging
-    from bot.worker import run_worker
+    from bot.intake.routing import QueueName
+    from bot.jobs.worker import run_worker
+    from bot.runtime import configure_logging
 
     if role == "sandbox":
         from bot.sandbox.role import RoleRefused, check_role_env, run_sandbox_worker
@@ -353,9 +353,9 @@ def jobs_list(
     limit: int = 100,
 ) -> None:
     """List jobs by status."""
-    from bot.app import queue_policy
-    from bot.jobadmin import STATUSES, list_jobs
-    from bot.services import make_redis
+    from bot.jobs.admin import STATUSES, list_jobs
+    from bot.jobs.queue import queue_policy
+    from bot.runtime import make_redis
 
     if status not in STATUSES:
         typer.echo(f"assist jobs list: status must be one of {', '.join(STATUSES)}", err=True)
@@ -374,9 +374,9 @@ def jobs_retry(
     job_ids: Annotated[list[str] | None, typer.Argument(help="Job ids; none: all failed.")] = None,
 ) -> None:
     """Requeue failed jobs."""
-    from bot.app import queue_policy
-    from bot.jobadmin import retry_jobs
-    from bot.services import make_redis
+    from bot.jobs.admin import retry_jobs
+    from bot.jobs.queue import queue_policy
+    from bot.runtime import make_redis
 
     settings = _settings()
     done = retry_jobs(make_redis(settings.redis_url), queue_policy(settings), job_ids or [])
@@ -393,8 +393,8 @@ def jobs_cancel(
     job_ids: Annotated[list[str], typer.Argument(help="Job ids (queued, scheduled, deferred).")],
 ) -> None:
     """Cancel jobs that have not started."""
-    from bot.jobadmin import cancel_jobs
-    from bot.services import make_redis
+    from bot.jobs.admin import cancel_jobs
+    from bot.runtime import make_redis
 
     settings = _settings()
     done = cancel_jobs(make_redis(settings.redis_url), job_ids)
@@ -442,7 +442,7 @@ def review(
     request = ReviewInput(
         change.title, change.body, change.diff, change.config, sources=change.sources
     )
-    from bot.progress import CliProgress
+    from bot.ops.progress import CliProgress
     from bot.review.diff import parse_diff
 
     try:
@@ -497,7 +497,7 @@ def fix(
         typer.echo(f"assist fix: cannot read {issue_text}: {exc}", err=True)
         raise typer.Exit(2) from exc
     settings = _model_ready(settings, "fix")
-    from bot.progress import CliProgress
+    from bot.ops.progress import CliProgress
 
     try:
         with CliProgress("assist fix") as bar:
@@ -575,8 +575,8 @@ def doctor(
     Qdrant, the sandbox and each configured forge. Exit 1 when any check fails."""
     import json
 
-    from bot.doctor import as_json as checks_json
-    from bot.doctor import run_checks
+    from bot.ops.doctor import as_json as checks_json
+    from bot.ops.doctor import run_checks
 
     settings = _settings()
     checks = run_checks(settings)
@@ -612,7 +612,7 @@ def connect_gitlab_command(
 ) -> None:
     """Create or update the project's webhook (our token, merge request/comment/push events)
     and check the bot token's scopes. Running it again changes nothing."""
-    from bot.connect import ConnectError, connect_gitlab
+    from bot.ops.connect import ConnectError, connect_gitlab
 
     settings = _settings()
     if settings.gitlab_token is None or not settings.gitlab_webhook_tokens:
@@ -682,7 +682,7 @@ def config_docs(
     output: Annotated[Path | None, typer.Option(help="Write to a file instead.")] = None,
 ) -> None:
     """Print the settings reference (Markdown), generated from the Settings model."""
-    from bot.configdoc import settings_markdown
+    from bot.ops.configdoc import settings_markdown
 
     text = settings_markdown()
     if output:

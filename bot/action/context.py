@@ -11,10 +11,10 @@ from collections.abc import Mapping
 from dataclasses import dataclass
 from typing import Any
 
-from bot.events import CommandEvent, CommandName, PullAction, PullRequestEvent, TargetKind
 from bot.forge.types import ForgeKind, RepoRef
-from bot.webhooks.github import normalise_github
-from bot.webhooks.policy import IntakePolicy
+from bot.intake.events import CommandEvent, CommandName, PullAction, PullRequestEvent, TargetKind
+from bot.intake.github import normalise_github
+from bot.intake.policy import IntakePolicy
 
 # pull_request_target carries the pull_request payload; it runs in the base repository with
 # its secrets and a writable token, which is safe here because the PR's code is never run.

@@ -27,16 +27,16 @@ from bot.action.report import (
     summary,
     workflow_commands,
 )
-from bot.events import CommandEvent, CommandName
 from bot.forge.errors import PermissionDenied
 from bot.forge.factory import build_forge
 from bot.forge.protocol import Forge
 from bot.forge.types import ForgeKind
+from bot.intake.events import CommandEvent, CommandName
+from bot.intake.policy import IntakePolicy
 from bot.review.memory import NoMemory
 from bot.review.render import as_markdown, as_sarif, as_text
 from bot.review.service import ReviewOutcome, review_change
 from bot.settings import Settings
-from bot.webhooks.policy import IntakePolicy
 
 log = logging.getLogger(__name__)
 
@@ -198,7 +198,7 @@ def review(
 def fix(settings: Settings, job: Job, *, state_dir: Path, out: TextIO) -> dict[str, Any]:
     """`/assist fix` in a workflow: the fix job the workers run, in this process.
 
-    The job (``bot.features.fix.fix_job``) builds its forge from ``settings`` and records its
+    The job (``bot.jobs.fix.fix_job``) builds its forge from ``settings`` and records its
     run in a database; here that is a SQLite file under ``state_dir`` (the runner's temp).
     """
     if job.command is not CommandName.FIX or not isinstance(job.event, CommandEvent):
@@ -206,10 +206,10 @@ def fix(settings: Settings, job: Job, *, state_dir: Path, out: TextIO) -> dict[s
         out.write(f"::notice::Forge Assist: nothing to fix ({reason})\n")
         return {"status": "ignored", "reason": reason}
     from bot.db.engine import make_engine, upgrade
-    from bot.features._kwargs import command_kwargs
-    from bot.features.fix import fix_job
+    from bot.intake.routes._kwargs import command_kwargs
     from bot.jobs.context import WorkerContext, install
-    from bot.services import make_redis
+    from bot.jobs.fix import fix_job
+    from bot.runtime import make_redis
 
     state_dir.mkdir(parents=True, exist_ok=True)
     url = f"sqlite:///{state_dir / 'assist.db'}"

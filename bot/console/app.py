@@ -21,7 +21,6 @@ from prometheus_client import CONTENT_TYPE_LATEST
 from pydantic import BaseModel
 from starlette.middleware.sessions import SessionMiddleware
 
-from bot.app import Services, queue_policy
 from bot.console import queries
 from bot.console.apikeys import authenticate
 from bot.console.auth import (
@@ -35,7 +34,9 @@ from bot.console.auth import (
 from bot.console.chart import bar_chart
 from bot.console.health import probe
 from bot.console.metrics import console_registry, expose
-from bot.jobadmin import cancel_jobs, job_state, retry_jobs
+from bot.jobs.admin import cancel_jobs, job_state, retry_jobs
+from bot.jobs.queue import queue_policy
+from bot.runtime import Services
 from bot.settings import Settings
 
 log = logging.getLogger(__name__)

@@ -5,7 +5,7 @@ from __future__ import annotations
 from fastapi import FastAPI
 
 from bot.console.app import create_app
-from bot.services import build_services, configure_logging
+from bot.runtime import build_services, configure_logging
 from bot.settings import Settings, validate_for_console
 
 

@@ -16,8 +16,8 @@ from rq import Queue, Worker
 from rq.registry import FailedJobRegistry, ScheduledJobRegistry, StartedJobRegistry
 from sqlalchemy import Engine, text
 
-from bot.queue import QueuePolicy, queue_name
-from bot.routing import QueueName
+from bot.intake.routing import QueueName
+from bot.jobs.queue import QueuePolicy, queue_name
 from bot.settings import Settings
 
 TIMEOUT_S = 3.0

@@ -23,8 +23,8 @@ from sqlalchemy import (
 )
 from sqlalchemy.orm import InstrumentedAttribute, Session
 
+from bot.db.deliveries import Outcome
 from bot.db.models import AuditEntry, Delivery, JobRun, PostedFinding
-from bot.deliveries import Outcome
 
 PAGE_SIZE = 50
 # Where to look for the deliveries that created a job: before it started (a job may wait in

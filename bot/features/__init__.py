@@ -1,18 +1,6 @@
-"""Feature modules. Each registers the events it handles (``ROUTES``) and its jobs."""
+"""Old dotted paths of the job functions, kept for one release (regroup: old paths kept).
 
-from __future__ import annotations
-
-from bot.features import ask, feedback, fix, index, review, usage
-from bot.routing import Route
-
-
-def all_routes() -> tuple[Route, ...]:
-    """The routes of every feature module, composed."""
-    return (
-        *review.ROUTES,
-        *fix.ROUTES,
-        *ask.ROUTES,
-        *usage.ROUTES,
-        *index.ROUTES,
-        *feedback.ROUTES,
-    )
+RQ stores a job's function as a dotted path. Jobs queued before the regroup name
+``bot.features.<module>.<job>``; these modules make those paths resolve to the same functions
+in :mod:`bot.jobs`. Nothing new refers to them. Remove after the next release.
+"""

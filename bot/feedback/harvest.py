@@ -10,9 +10,9 @@ from bot.feedback.outcome import Kind
 from bot.feedback.store import Observed, SqlFeedback
 from bot.forge.protocol import Forge
 from bot.forge.types import Comment, FindingThread, RepoRef
+from bot.intake.policy import MARKER
 from bot.review.comments import marked_fingerprints
 from bot.review.memory import ChangeKey
-from bot.webhooks.policy import MARKER
 
 FINDING_MARKER = "<!-- forge-assist:finding:"
 

@@ -6,5 +6,6 @@ for localisation (:mod:`bot.fix.localise`), prompts and answers (:mod:`bot.fix.p
 :mod:`bot.fix.answers`), the pipeline over protocols (:mod:`bot.fix.pipeline`) and the texts
 posted (:mod:`bot.fix.render`). I/O sits at the edges: the git working copy
 (:mod:`bot.fix.workspace`), the test sandbox (:mod:`bot.fix.sandbox`), the repository index
-(:mod:`bot.fix.retrieval`), the forge job (:mod:`bot.fix.job`) and the CLI (:mod:`bot.fix.local`).
+(:mod:`bot.fix.retrieval`), the fix on a forge (:mod:`bot.fix.service`) and the CLI
+(:mod:`bot.fix.local`).
 """

@@ -8,11 +8,11 @@ from typing import Any
 
 from rq import get_current_job
 
-from bot.audit import AuditedForge, SqlAuditLog
-from bot.commands import parse_command
+from bot.forge.audit import AuditedForge, SqlAuditLog
 from bot.forge.factory import build_forge
 from bot.forge.protocol import Forge
 from bot.forge.types import Comment, ForgeKind, Reaction, RepoRef
+from bot.intake.commands import parse_command
 from bot.jobs.context import WorkerContext
 
 

@@ -18,8 +18,8 @@ from sqlalchemy.orm import Session
 from bot.db.models import JobRun
 from bot.jobs.context import WorkerContext, current
 from bot.jobs.lifecycle import WHAT, is_final, report_failure, review_queued
-from bot.limits import JobLimiter, Limits, defer
-from bot.queue import is_superseded
+from bot.jobs.limits import JobLimiter, Limits, defer
+from bot.jobs.queue import is_superseded
 
 log = logging.getLogger(__name__)
 P = ParamSpec("P")
@@ -131,7 +131,7 @@ def _show_queued(ctx: WorkerContext, kind: str, kwargs: dict[str, Any], reason: 
 
 def _defer(ctx: WorkerContext, job: Job, limits: Limits, reason: str) -> dict[str, Any]:
     """Hold the job back: a continuation runs it later (delayed, never dropped)."""
-    from bot.app import queue_policy  # the web layer's policy; imported only when needed
+    from bot.jobs.queue import queue_policy
 
     waited = int(job.meta.get("deferrals", 0))
     delay_s = limits.delay_s * min(1 + waited, 12)  # back off while the limit holds
@@ -142,7 +142,7 @@ def _defer(ctx: WorkerContext, job: Job, limits: Limits, reason: str) -> dict[st
 def recorded(kind: str) -> Callable[[Body], Body]:
     """Decorate a job body ``body(ctx, **kwargs) -> detail`` so every run is recorded.
 
-    A job held back by a limit (``bot.limits``) is recorded ``deferred`` with the id of the
+    A job held back by a limit (``bot.jobs.limits``) is recorded ``deferred`` with the id of the
     continuation that will run it.
 
     A failure is recorded and re-raised, so RQ's retry policy applies and the last failure stays

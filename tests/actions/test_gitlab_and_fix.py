@@ -11,7 +11,7 @@ import pytest
 import sqlalchemy as sa
 
 from bot.action.run import ReviewOptions, RunnerFiles, ci_forge, fix, read_job, review
-from bot.events import CommandName
+from bot.intake.events import CommandName
 from tests.actions.conftest import (
     GitHubWorld,
     GitLabWorld,

@@ -22,7 +22,7 @@ from bot.action.run import (
     review,
     token_is_read_only,
 )
-from bot.events import CommandName
+from bot.intake.events import CommandName
 from bot.settings import Settings
 from tests.actions.conftest import GitHubWorld, answer, example, finding, scores
 from tests.conftest import CORPORA

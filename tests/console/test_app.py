@@ -9,11 +9,10 @@ import pytest
 import sqlalchemy as sa
 from fastapi.testclient import TestClient
 
-from bot.app import Services
 from bot.console.apikeys import create_key, revoke_key
 from bot.console.app import create_app, forge_web_url
 from bot.db.models import JobRun, PostedFinding
-from bot.services import make_redis
+from bot.runtime import Services, make_redis
 from bot.settings import Settings, validate_for_console
 from tests.console.conftest import SESSION_SECRET
 
@@ -160,7 +159,7 @@ def test_operator_cancels_a_waiting_job(
         )
     rds = make_redis(redis_url)
     queue = Queue("inproc-fix", connection=rds)
-    queue.enqueue_call("bot.features.fix.no_such_job", job_id=job_id, description="waiting")
+    queue.enqueue_call("bot.intake.routes.fix.no_such_job", job_id=job_id, description="waiting")
     key, _info = create_key(console_db, f"op-{uuid.uuid4().hex[:6]}", "operator")
     auth = {"Authorization": f"Bearer {key}"}
     assert client.get(f"/api/jobs/{job_id}", headers=auth).json()["why"] == "repository rate"

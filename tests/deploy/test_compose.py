@@ -12,7 +12,7 @@ import jsonschema
 import pytest
 import yaml
 
-from bot.routing import QueueName
+from bot.intake.routing import QueueName
 from tests.deploy.conftest import (
     COMPOSE_FILE,
     ROOT,

@@ -17,7 +17,7 @@ from typing import Any
 import jsonschema
 import pytest
 
-from bot.webhooks.github import HANDLED_EVENTS
+from bot.intake.github import HANDLED_EVENTS
 from tests.deploy.conftest import ROOT
 
 MANIFEST = ROOT / "deploy" / "github-app" / "manifest.json"

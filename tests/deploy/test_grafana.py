@@ -14,7 +14,7 @@ from prometheus_client import CollectorRegistry
 from bot.console.metrics import JobRecords
 from bot.db.engine import upgrade
 from bot.llm.metrics import LLMMetrics
-from bot.metrics import IntakeMetrics
+from bot.web.metrics import IntakeMetrics
 from tests.deploy.conftest import ROOT
 
 DASHBOARD = ROOT / "deploy" / "grafana" / "forge-assist.json"

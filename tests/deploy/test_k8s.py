@@ -13,7 +13,7 @@ import pytest
 import yaml
 from kubernetes_validate.utils import ValidationError
 
-from bot.routing import QueueName
+from bot.intake.routing import QueueName
 from bot.settings import Settings
 from tests.deploy.conftest import (
     K8S_DIR,

@@ -4,10 +4,10 @@ from __future__ import annotations
 
 from pathlib import Path
 
-from bot.events import FeedbackEvent, FeedbackKind
-from bot.webhooks.github import normalise_github
-from bot.webhooks.gitlab import normalise_gitlab
-from bot.webhooks.policy import IntakePolicy
+from bot.intake.events import FeedbackEvent, FeedbackKind
+from bot.intake.github import normalise_github
+from bot.intake.gitlab import normalise_gitlab
+from bot.intake.policy import IntakePolicy
 from tests.support.payloads import (
     github_review_reply,
     github_review_thread,

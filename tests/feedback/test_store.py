@@ -13,8 +13,8 @@ from bot.cli import app
 from bot.db.engine import make_engine, upgrade
 from bot.feedback.outcome import Kind
 from bot.feedback.store import MAX_RULE_CHARS, MAX_RULES, Observed, RuleError, SqlFeedback
-from bot.metrics import IntakeMetrics
 from bot.review.memory import ChangeKey, Remembered, SqlMemory
+from bot.web.metrics import IntakeMetrics
 
 CHANGE = ChangeKey("gitlab", "lab/shop", 4)
 

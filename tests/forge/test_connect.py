@@ -8,7 +8,7 @@ from pathlib import Path
 
 import pytest
 
-from bot.connect import ConnectError, connect_gitlab
+from bot.ops.connect import ConnectError, connect_gitlab
 from tests.forge.conftest import GITLAB_BOT, GITLAB_TOKEN, REPO
 from tests.testforge import TestForge
 

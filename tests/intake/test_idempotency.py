@@ -14,7 +14,7 @@ import sqlalchemy as sa
 from rq import Queue
 from rq.job import Job
 
-from bot.queue import is_superseded
+from bot.jobs.queue import is_superseded
 from tests.support.webhooks import dumps, github_examples, github_headers
 
 

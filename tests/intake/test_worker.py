@@ -72,7 +72,7 @@ def test_failed_job_is_kept_listed_and_requeued(intake_env: dict[str, str], redi
     job_id = f"broken-{uuid.uuid4().hex}"
     # A job that fails for real: its function does not exist (as after a bad deploy).
     queue.enqueue_call(
-        "bot.features.fix.no_such_job",
+        "bot.intake.routes.fix.no_such_job",
         kwargs={"number": 1},
         job_id=job_id,
         description="a job whose function is gone",
@@ -123,14 +123,17 @@ def test_failing_job_is_retried_per_policy(intake_env: dict[str, str], redis_url
     queue = Queue("fix", connection=rds)
     job_id = f"flaky-{uuid.uuid4().hex}"
     # Enqueued the way intake does, so the worker applies the configured retry policy.
-    from bot.app import queue_policy
-    from bot.queue import RQJobQueue
-    from bot.routing import JobSpec, QueueName
+    from bot.intake.routing import JobSpec, QueueName
+    from bot.jobs.queue import RQJobQueue, queue_policy
     from bot.settings import Settings
 
     settings = Settings(job_retries=2, job_retry_backoff_s=[0])
     RQJobQueue(rds, queue_policy(settings)).enqueue(
-        [JobSpec(QueueName.FIX, "bot.features.fix.no_such_job", job_id, {"number": 1}, "flaky")]
+        [
+            JobSpec(
+                QueueName.FIX, "bot.intake.routes.fix.no_such_job", job_id, {"number": 1}, "flaky"
+            )
+        ]
     )
     run_worker_burst(env, "fix")
     job = queue.fetch_job(job_id)

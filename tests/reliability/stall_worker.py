@@ -15,7 +15,7 @@ from typing import Any
 from redis import Redis
 from rq.job import Job
 
-from bot.worker import AssistWorker
+from bot.jobs.worker import AssistWorker
 
 
 class StallAfterDequeue(AssistWorker):

@@ -13,7 +13,7 @@ from redis import Redis
 from rq.registry import ScheduledJobRegistry
 
 from bot.db.engine import upgrade
-from bot.limits import PREFIX
+from bot.jobs.limits import PREFIX
 from tests.forge.conftest import BOT, GITLAB_BOT
 from tests.llm.scripted_server import ScriptedServer
 from tests.review.test_service import answer, finding, scores

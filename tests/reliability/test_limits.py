@@ -10,7 +10,7 @@ import pytest
 from redis import Redis
 from rq.job import Job, JobStatus
 
-from bot.limits import JobLimiter, Limits, scope_keys
+from bot.jobs.limits import JobLimiter, Limits, scope_keys
 
 REPO = {"forge": "github", "repo": "octo/one", "installation_id": 7}
 OTHER_REPO = {"forge": "github", "repo": "octo/two", "installation_id": 7}

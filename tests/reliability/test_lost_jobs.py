@@ -17,8 +17,8 @@ import sqlalchemy as sa
 from redis import Redis
 
 from bot.db.engine import upgrade
-from bot.queue import QueuePolicy, RQJobQueue
-from bot.routing import JobSpec, QueueName
+from bot.intake.routing import JobSpec, QueueName
+from bot.jobs.queue import QueuePolicy, RQJobQueue
 from tests.support.processes import ROOT, assist_cmd, assist_env, run_worker_burst
 
 

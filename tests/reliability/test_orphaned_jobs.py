@@ -18,7 +18,7 @@ from rq import Queue
 from rq.job import Job, JobStatus
 
 from bot.db.engine import upgrade
-from bot.orphans import sweep_orphans
+from bot.jobs.orphans import sweep_orphans
 from tests.reliability.test_lost_jobs import enqueue, env, run_of
 from tests.support.processes import ROOT, assist_env, run_worker_burst
 

@@ -9,9 +9,10 @@ import sqlalchemy as sa
 from fastapi.testclient import TestClient
 from redis import Redis
 
-from bot.app import Services, create_app
 from bot.db.engine import upgrade
+from bot.runtime import Services
 from bot.settings import Settings
+from bot.web.app import create_app
 from tests.support.processes import serve
 from tests.support.webhooks import GITHUB_SECRET, GITLAB_TOKEN
 

@@ -7,7 +7,7 @@ import uuid
 from pathlib import Path
 from typing import Any
 
-from bot.webhooks.verify import github_signature
+from bot.intake.verify import github_signature
 
 GITHUB_SECRET = "test-github-secret-0123456789"
 GITHUB_SECRET_NEXT = "rotated-github-secret-9876543210"

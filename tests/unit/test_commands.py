@@ -4,8 +4,8 @@ import pytest
 from hypothesis import given
 from hypothesis import strategies as st
 
-from bot.commands import MAX_ARGUMENT_CHARS, parse_command
-from bot.events import Command, CommandName
+from bot.intake.commands import MAX_ARGUMENT_CHARS, parse_command
+from bot.intake.events import Command, CommandName
 
 
 @pytest.mark.parametrize(

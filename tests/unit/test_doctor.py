@@ -16,9 +16,10 @@ import redis
 from pydantic import SecretStr
 from rq import Queue, Worker
 
-from bot.app import queue_policy
 from bot.db.engine import upgrade
-from bot.doctor import (
+from bot.intake.routing import QueueName
+from bot.jobs.queue import queue_name, queue_policy
+from bot.ops.doctor import (
     Check,
     check_database,
     check_forges,
@@ -28,8 +29,6 @@ from bot.doctor import (
     run_checks,
     sandbox_problem,
 )
-from bot.queue import queue_name
-from bot.routing import QueueName
 from bot.settings import Settings
 from tests.forge.conftest import APP_ID, GITLAB_BOT, GITLAB_TOKEN, REPO
 from tests.llm.scripted_server import ScriptedServer, dead_url

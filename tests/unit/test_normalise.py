@@ -11,12 +11,12 @@ import pytest
 from hypothesis import HealthCheck, given, settings
 from hypothesis import strategies as st
 
-from bot.events import CommandEvent, PullAction, PullRequestEvent, PushEvent
-from bot.intake import decode_body
-from bot.webhooks.errors import MalformedPayload
-from bot.webhooks.github import normalise_github
-from bot.webhooks.gitlab import normalise_gitlab
-from bot.webhooks.policy import IntakePolicy
+from bot.intake.core import decode_body
+from bot.intake.errors import MalformedPayload
+from bot.intake.events import CommandEvent, PullAction, PullRequestEvent, PushEvent
+from bot.intake.github import normalise_github
+from bot.intake.gitlab import normalise_gitlab
+from bot.intake.policy import IntakePolicy
 from tests.support.webhooks import github_examples, gitlab_bodies
 
 POLICY = IntakePolicy.create(["forge-assist[bot]"], "/assist")

@@ -6,7 +6,7 @@ import io
 import os
 import select
 
-from bot.progress import CliProgress
+from bot.ops.progress import CliProgress
 
 
 def test_plain_lines_without_a_terminal() -> None:

@@ -2,7 +2,7 @@ from __future__ import annotations
 
 import re
 
-from bot.events import (
+from bot.intake.events import (
     Command,
     CommandEvent,
     CommandName,
@@ -12,8 +12,8 @@ from bot.events import (
     RepoRef,
     TargetKind,
 )
-from bot.features import all_routes
-from bot.routing import QueueName, job_id, route
+from bot.intake.routes import all_routes
+from bot.intake.routing import QueueName, job_id, route
 
 REPO = RepoRef(Forge.GITHUB, "octo/repo", 1, "main", 9)
 
@@ -47,7 +47,7 @@ def test_closed_drops_the_overlay_and_harvests_feedback() -> None:
     assert forget.job_id.startswith("forget-")
     assert (harvest.queue, harvest.func) == (
         QueueName.REVIEW,
-        "bot.features.feedback.harvest_job",
+        "bot.jobs.feedback.harvest_job",
     )
 
 

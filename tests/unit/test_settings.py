@@ -3,7 +3,7 @@ from __future__ import annotations
 import pytest
 from pydantic import SecretStr
 
-from bot.configdoc import settings_markdown
+from bot.ops.configdoc import settings_markdown
 from bot.settings import Settings, SettingsError, validate_for_serving
 
 GOOD = "a-real-secret-0123456789"
@@ -63,7 +63,7 @@ def test_every_setting_is_documented() -> None:
 def test_readme_settings_table_is_current() -> None:
     from pathlib import Path
 
-    from bot.configdoc import splice
+    from bot.ops.configdoc import splice
 
     readme = (Path(__file__).resolve().parents[2] / "README.md").read_text()
     assert splice(readme) == readme, "README settings table is stale: run `make docs`"

@@ -7,7 +7,7 @@ from typing import Any
 from hypothesis import HealthCheck, given, settings
 from hypothesis import strategies as st
 
-from bot.webhooks.shapes import upgrade_github, upgrade_gitlab
+from bot.intake.shapes import upgrade_github, upgrade_gitlab
 
 
 def test_a_project_without_id_takes_the_top_level_project_id() -> None:

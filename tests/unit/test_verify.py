@@ -5,7 +5,7 @@ import hmac
 
 from pydantic import SecretStr
 
-from bot.webhooks.verify import github_signature, verify_github, verify_gitlab
+from bot.intake.verify import github_signature, verify_github, verify_gitlab
 
 BODY = b'{"action": "opened"}'
 

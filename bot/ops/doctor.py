@@ -108,10 +108,9 @@ def check_redis_and_workers(settings: Settings) -> list[Check]:
     from redis.exceptions import RedisError
     from rq import Queue, Worker
 
-    from bot.app import queue_policy
-    from bot.queue import queue_name
-    from bot.routing import QueueName
-    from bot.services import make_redis
+    from bot.intake.routing import QueueName
+    from bot.jobs.queue import queue_name, queue_policy
+    from bot.runtime import make_redis
 
     redis = make_redis(settings.redis_url)
     try:

@@ -14,13 +14,12 @@ from rq.registry import clean_registries
 from rq.utils import now
 from rq.worker_registration import clean_worker_registry
 
-from bot.app import queue_policy
+from bot.intake.routing import QueueName
 from bot.jobs.context import WorkerContext, install
+from bot.jobs.orphans import sweep_orphans
+from bot.jobs.queue import queue_name, queue_policy
 from bot.jobs.record import lost
-from bot.orphans import sweep_orphans
-from bot.queue import queue_name
-from bot.routing import QueueName
-from bot.services import build_services
+from bot.runtime import build_services
 from bot.settings import Settings
 
 log = logging.getLogger(__name__)
@@ -55,7 +54,7 @@ class AssistWorker(Worker):
         return int(super().get_heartbeat_ttl(job))
 
     def clean_registries(self) -> None:
-        """RQ's sweeps plus ours for orphaned jobs (`bot.orphans`), under a maintenance lock
+        """RQ's sweeps plus ours for orphaned jobs (`bot.jobs.orphans`), under a maintenance lock
         that outlives a dead sweeper by seconds.
 
         RQ's own lock lasts 899 s: a worker killed (or cut off from Redis) while sweeping would

@@ -19,16 +19,16 @@ from typing import Any, Protocol
 from redis.exceptions import RedisError
 from sqlalchemy.exc import SQLAlchemyError
 
-from bot.deliveries import DeliveryRecord, Outcome, Prior
-from bot.events import Forge, Ignored, Normalised
-from bot.queue import Enqueued
-from bot.routing import JobSpec, Route, route
+from bot.db.deliveries import DeliveryRecord, Outcome, Prior
+from bot.intake.errors import MalformedPayload
+from bot.intake.events import Forge, Ignored, Normalised
+from bot.intake.github import normalise_github
+from bot.intake.gitlab import normalise_gitlab
+from bot.intake.policy import IntakePolicy
+from bot.intake.routing import JobSpec, Route, route
+from bot.intake.verify import verify_github, verify_gitlab
+from bot.jobs.queue import Enqueued
 from bot.settings import Settings
-from bot.webhooks.errors import MalformedPayload
-from bot.webhooks.github import normalise_github
-from bot.webhooks.gitlab import normalise_gitlab
-from bot.webhooks.policy import IntakePolicy
-from bot.webhooks.verify import verify_github, verify_gitlab
 
 log = logging.getLogger(__name__)
 UNVERIFIED = "unverified"

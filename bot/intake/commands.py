@@ -4,7 +4,7 @@ from __future__ import annotations
 
 import re
 
-from bot.events import Command, CommandName
+from bot.intake.events import Command, CommandName
 
 MAX_ARGUMENT_CHARS = 4000
 _FENCE = re.compile(r"^\s*(```|~~~)")

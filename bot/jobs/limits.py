@@ -21,7 +21,7 @@ from rq import Queue, Retry
 from rq.exceptions import NoSuchJobError
 from rq.job import Job
 
-from bot.queue import LATEST_PREFIX, QueuePolicy
+from bot.jobs.queue import LATEST_PREFIX, QueuePolicy
 from bot.settings import Settings
 
 log = logging.getLogger(__name__)

@@ -1,4 +1,4 @@
-"""ASGI factory for `assist serve` (and any ASGI server): `bot.asgi:create`."""
+"""ASGI factory for `assist serve` (and any ASGI server): `bot.web.asgi:create`."""
 
 from __future__ import annotations
 
@@ -6,9 +6,9 @@ import os
 
 from fastapi import FastAPI
 
-from bot.app import create_app
-from bot.services import build_services, configure_logging
+from bot.runtime import build_services, configure_logging
 from bot.settings import Settings, validate_for_serving
+from bot.web.app import create_app
 
 
 def create() -> FastAPI:

@@ -7,8 +7,9 @@ from typing import Any
 
 from pydantic import Field
 
-from bot.commands import parse_command
-from bot.events import (
+from bot.intake.commands import parse_command
+from bot.intake.errors import MalformedPayload
+from bot.intake.events import (
     CommandEvent,
     FeedbackEvent,
     FeedbackKind,
@@ -21,10 +22,9 @@ from bot.events import (
     RepoRef,
     TargetKind,
 )
-from bot.webhooks.errors import MalformedPayload
-from bot.webhooks.payload import PayloadModel, parse_payload
-from bot.webhooks.policy import IntakePolicy
-from bot.webhooks.shapes import upgrade_gitlab
+from bot.intake.payload import PayloadModel, parse_payload
+from bot.intake.policy import IntakePolicy
+from bot.intake.shapes import upgrade_gitlab
 
 # GitLab's project and group access tokens act as users named like these.
 _BOT_USERNAME = re.compile(r"^(project|group)_\d+_bot(_[0-9a-f]+)?$")

@@ -12,7 +12,7 @@ import hashlib
 from collections.abc import Callable, Iterable, Mapping
 from dataclasses import dataclass, field
 
-from bot.events import Event
+from bot.intake.events import Event
 
 JsonScalar = str | int | bool | None
 JobKwargs = Mapping[str, JsonScalar | tuple[str, ...]]

@@ -17,8 +17,8 @@ from rq.registry import (
     StartedJobRegistry,
 )
 
-from bot.queue import QueuePolicy, queue_name
-from bot.routing import QueueName
+from bot.intake.routing import QueueName
+from bot.jobs.queue import QueuePolicy, queue_name
 
 _REGISTRIES: dict[str, type[BaseRegistry]] = {
     "failed": FailedJobRegistry,

@@ -2,8 +2,8 @@
 
 from __future__ import annotations
 
-from bot.events import CommandEvent, PullRequestEvent, RepoRef
-from bot.routing import JsonScalar
+from bot.intake.events import CommandEvent, PullRequestEvent, RepoRef
+from bot.intake.routing import JsonScalar
 
 
 def repo_kwargs(repo: RepoRef) -> dict[str, JsonScalar]:

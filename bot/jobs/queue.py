@@ -11,7 +11,8 @@ from rq import Queue, Retry
 from rq.exceptions import DuplicateJobError, NoSuchJobError
 from rq.job import Job
 
-from bot.routing import JobSpec, QueueName
+from bot.intake.routing import JobSpec, QueueName
+from bot.settings import Settings
 
 log = logging.getLogger(__name__)
 LATEST_PREFIX = "assist:latest:"
@@ -106,3 +107,14 @@ def is_superseded(redis: Redis, job: Job) -> bool:
     if newer.enqueued_at is None or job.enqueued_at is None:
         return True
     return newer.enqueued_at >= job.enqueued_at
+
+
+def queue_policy(settings: Settings) -> QueuePolicy:
+    return QueuePolicy(
+        prefix=settings.queue_prefix,
+        timeout_s=settings.job_timeout_s,
+        retries=settings.job_retries,
+        backoff_s=tuple(settings.job_retry_backoff_s),
+        result_ttl_s=settings.job_result_ttl_s,
+        failure_ttl_s=settings.failed_job_ttl_s,
+    )

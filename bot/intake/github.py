@@ -9,8 +9,9 @@ from __future__ import annotations
 from collections.abc import Callable, Sequence
 from typing import Any
 
-from bot.commands import parse_command
-from bot.events import (
+from bot.intake.commands import parse_command
+from bot.intake.errors import MalformedPayload
+from bot.intake.events import (
     CommandEvent,
     FeedbackEvent,
     FeedbackKind,
@@ -25,10 +26,9 @@ from bot.events import (
     RepoRef,
     TargetKind,
 )
-from bot.webhooks.errors import MalformedPayload
-from bot.webhooks.payload import PayloadModel, parse_payload
-from bot.webhooks.policy import IntakePolicy
-from bot.webhooks.shapes import upgrade_github
+from bot.intake.payload import PayloadModel, parse_payload
+from bot.intake.policy import IntakePolicy
+from bot.intake.shapes import upgrade_github
 
 
 class _User(PayloadModel):

@@ -6,7 +6,7 @@ from typing import Any, TypeVar
 
 from pydantic import BaseModel, ConfigDict, ValidationError
 
-from bot.webhooks.errors import MalformedPayload
+from bot.intake.errors import MalformedPayload
 
 
 class PayloadModel(BaseModel):

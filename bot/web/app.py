@@ -5,44 +5,24 @@ from __future__ import annotations
 import logging
 import time
 from collections.abc import Mapping
-from dataclasses import dataclass
 
 from fastapi import FastAPI, Request, Response
 from fastapi.concurrency import run_in_threadpool
 from fastapi.responses import JSONResponse
 from prometheus_client import CONTENT_TYPE_LATEST
-from redis import Redis
-from sqlalchemy import Engine, text
+from sqlalchemy import text
 
-from bot.deliveries import SqlDeliveryStore
-from bot.events import Forge
-from bot.features import all_routes
+from bot.db.deliveries import SqlDeliveryStore
 from bot.feedback.store import SqlFeedback
-from bot.intake import Answer, Intake
-from bot.metrics import IntakeMetrics
-from bot.queue import QueuePolicy, RQJobQueue
+from bot.intake.core import Answer, Intake
+from bot.intake.events import Forge
+from bot.intake.routes import all_routes
+from bot.jobs.queue import RQJobQueue, queue_policy
+from bot.runtime import Services
 from bot.settings import Settings
+from bot.web.metrics import IntakeMetrics
 
 log = logging.getLogger(__name__)
-
-
-@dataclass(frozen=True, slots=True)
-class Services:
-    """The clients the web process needs, built by the entry point and passed in."""
-
-    engine: Engine
-    redis: Redis
-
-
-def queue_policy(settings: Settings) -> QueuePolicy:
-    return QueuePolicy(
-        prefix=settings.queue_prefix,
-        timeout_s=settings.job_timeout_s,
-        retries=settings.job_retries,
-        backoff_s=tuple(settings.job_retry_backoff_s),
-        result_ttl_s=settings.job_result_ttl_s,
-        failure_ttl_s=settings.failed_job_ttl_s,
-    )
 
 
 async def _read_limited(request: Request, limit: int) -> bytes | None:

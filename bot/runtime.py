@@ -3,12 +3,21 @@
 from __future__ import annotations
 
 import logging
+from dataclasses import dataclass
 
 from redis import Redis
+from sqlalchemy import Engine
 
-from bot.app import Services
 from bot.db.engine import make_engine
 from bot.settings import Settings
+
+
+@dataclass(frozen=True, slots=True)
+class Services:
+    """The shared clients (database, Redis), built by the entry point and passed in."""
+
+    engine: Engine
+    redis: Redis
 
 
 def make_redis(url: str) -> Redis:

@@ -1,0 +1,34 @@
+"""The job body of usage: run on a worker (see bot/intake/routes/usage.py for its routes)."""
+
+from __future__ import annotations
+
+from typing import Any
+
+from bot.jobs.context import WorkerContext
+from bot.jobs.forge import command_comment, job_forge, job_repo
+from bot.jobs.record import recorded
+from bot.sanitize import inline
+
+HELP_TEXT = """\
+**Forge Assist** commands:
+
+| command | where | what it does |
+| --- | --- | --- |
+| `/assist review` | pull/merge request | review the latest commits now |
+| `/assist ask <question>` | pull/merge request | answer a question about the change |
+| `/assist fix [guidance]` | issue, or the bot's own pull/merge request | propose a checked fix |
+| `/assist remember <rule>` | anywhere, or a finding's thread | a rule for later reviews (write) |
+| `/assist rules` | anywhere | list this repository's rules |
+| `/assist forget <id>` | anywhere | remove a rule (write access) |
+| `/assist help` | anywhere | this message |
+"""
+
+
+@recorded("help")
+def usage_job(ctx: WorkerContext, **kwargs: Any) -> dict[str, Any]:
+    """Reply with the help text (and why, when a command was misused)."""
+    reason = str(kwargs["reason"])
+    body = HELP_TEXT if reason == "help" else f"{inline(reason, limit=300)}.\n\n{HELP_TEXT}"
+    forge = job_forge(ctx, kwargs)
+    reply = forge.respond(job_repo(kwargs), command_comment(kwargs), body=body)
+    return {"status": "replied", "reason": reason, "reply_id": reply.id if reply else None}

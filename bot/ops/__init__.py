@@ -1,0 +1,1 @@
+"""Operator commands behind the CLI: doctor, connect, the settings reference, progress."""

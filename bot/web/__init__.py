@@ -1,0 +1,1 @@
+"""The web process: the FastAPI app, its ASGI factory and metrics. HTTP only."""

@@ -1,1 +1,0 @@
-"""Webhook intake: verification and normalisation (pure), one module per forge."""
