@@ -22,6 +22,7 @@ lint: setup
 	.venv/bin/ruff check .
 	.venv/bin/ruff format --check .
 	.venv/bin/mypy
+	.venv/bin/lint-imports
 
 # Test files run in parallel (pytest-xdist; a file's tests stay on one worker). Each worker
 # has its own PostgreSQL database and Redis database; the CPU vLLM is started once for all.

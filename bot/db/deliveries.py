@@ -5,27 +5,38 @@ from __future__ import annotations
 import enum
 from collections.abc import Callable, Sequence
 from dataclasses import dataclass
-from typing import TypeVar, cast
+from typing import Any, TypeVar, cast
 
 from sqlalchemy import Engine, Table, insert, select
-from sqlalchemy.exc import DBAPIError, IntegrityError
+from sqlalchemy.exc import DBAPIError, IntegrityError, SQLAlchemyError
 
 from bot.db.models import Delivery
 
 T = TypeVar("T")
 
 
+class StoreUnavailable(Exception):
+    """The delivery store could not be read or written (the database is down or refused)."""
+
+
 def _once_more_if_stale(action: Callable[[], T]) -> T:
     """Run ``action``; if a pooled connection turned out dead (the server restarted), once more.
 
-    Cheaper than pinging the server before every checkout, and just as safe.
+    Cheaper than pinging the server before every checkout, and just as safe. Any other
+    database failure becomes :class:`StoreUnavailable`, so callers need not know SQLAlchemy;
+    what ``action`` raises otherwise (the enqueue inside a claim) passes through unchanged.
     """
     try:
-        return action()
-    except DBAPIError as exc:
-        if not exc.connection_invalidated:
-            raise
-        return action()
+        try:
+            return action()
+        except DBAPIError as exc:
+            if not exc.connection_invalidated:
+                raise
+            return action()
+    except IntegrityError:
+        raise
+    except SQLAlchemyError as exc:
+        raise StoreUnavailable(type(exc).__name__) from exc
 
 
 class Outcome(enum.StrEnum):
@@ -138,12 +149,15 @@ class SqlDeliveryStore:
         return None
 
     def prior(self, forge: str, delivery_id: str) -> Prior | None:
-        with self._engine.connect() as conn:
-            row = conn.execute(
-                select(Delivery.outcome, Delivery.job_ids, Delivery.reason).where(
-                    Delivery.forge == forge, Delivery.delivery_key == delivery_id
-                )
-            ).first()
+        def read() -> Any:
+            with self._engine.connect() as conn:
+                return conn.execute(
+                    select(Delivery.outcome, Delivery.job_ids, Delivery.reason).where(
+                        Delivery.forge == forge, Delivery.delivery_key == delivery_id
+                    )
+                ).first()
+
+        row = _once_more_if_stale(read)
         if row is None:
             return None
         return Prior(Outcome(row.outcome), tuple(row.job_ids or ()), row.reason)

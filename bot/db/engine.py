@@ -4,10 +4,12 @@ from __future__ import annotations
 
 from importlib import resources
 from pathlib import Path
+from typing import TYPE_CHECKING
 
-from alembic import command
-from alembic.config import Config
 from sqlalchemy import Engine, create_engine, event
+
+if TYPE_CHECKING:  # alembic is imported where migrations run, not by every process
+    from alembic.config import Config
 
 
 def make_engine(url: str, *, pool_size: int = 10) -> Engine:
@@ -36,6 +38,8 @@ def make_engine(url: str, *, pool_size: int = 10) -> Engine:
 
 
 def alembic_config(url: str) -> Config:
+    from alembic.config import Config
+
     config = Config()
     config.set_main_option("script_location", str(resources.files("bot.db") / "migrations"))
     config.set_main_option("sqlalchemy.url", url.replace("%", "%%"))
@@ -44,6 +48,8 @@ def alembic_config(url: str) -> Config:
 
 def upgrade(url: str, revision: str = "head") -> None:
     """Bring the database at ``url`` to ``revision`` (``assist db upgrade``)."""
+    from alembic import command
+
     engine = make_engine(url)
     try:
         with engine.begin() as connection:
@@ -55,6 +61,8 @@ def upgrade(url: str, revision: str = "head") -> None:
 
 
 def downgrade(url: str, revision: str) -> None:
+    from alembic import command
+
     engine = make_engine(url)
     try:
         with engine.begin() as connection:

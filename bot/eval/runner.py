@@ -67,7 +67,7 @@ def related_from_index(
     settings: Settings, case: Case, files: tuple[FileDiff, ...], *, root: Path, limit: int = 4
 ) -> dict[str, str]:
     """Index the case's repository at base, its head as an overlay, and search per file."""
-    from bot.jobs.indexing import build_indexer
+    from bot.index.indexing import build_indexer
     from indexer import index_repository, search
 
     source = case.source

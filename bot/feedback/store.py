@@ -12,10 +12,10 @@ from sqlalchemy.exc import IntegrityError
 from sqlalchemy.orm import Session
 
 from bot.db.models import FindingFeedback, PostedFinding, RepoRule
-from bot.feedback.guidance import Rule
 from bot.feedback.outcome import REPLY_CHARS, Kind, Signal, outcome
-from bot.feedback.thresholds import History
+from bot.review.guidance import Rule
 from bot.review.memory import ChangeKey
+from bot.review.thresholds import History
 
 MAX_RULES = 20
 MAX_RULE_CHARS = 500

@@ -17,7 +17,7 @@ from bot.fix.prompt import IssueText
 from bot.fix.retrieval import IndexSearch, index_workspace
 from bot.fix.sandbox import Limits, QueuedSandbox, SandboxRunner, isolation
 from bot.fix.workspace import GitWorkspace
-from bot.jobs.indexing import index_lock
+from bot.index.indexing import index_lock
 from bot.llm import LLMConfig, OpenAIClient, derive_nonce, new_nonce, tokenizer_for
 from bot.repoconfig import FixConfig
 from bot.sandbox import bwrap

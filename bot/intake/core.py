@@ -16,18 +16,14 @@ from collections.abc import Callable, Mapping, Sequence
 from dataclasses import dataclass, field
 from typing import Any, Protocol
 
-from redis.exceptions import RedisError
-from sqlalchemy.exc import SQLAlchemyError
-
-from bot.db.deliveries import DeliveryRecord, Outcome, Prior
-from bot.intake.errors import MalformedPayload
+from bot.db.deliveries import DeliveryRecord, Outcome, Prior, StoreUnavailable
+from bot.intake.errors import MalformedPayload, QueueUnavailable
 from bot.intake.events import Forge, Ignored, Normalised
 from bot.intake.github import normalise_github
 from bot.intake.gitlab import normalise_gitlab
 from bot.intake.policy import IntakePolicy
-from bot.intake.routing import JobSpec, Route, route
+from bot.intake.routing import Enqueued, JobSpec, Route, route
 from bot.intake.verify import verify_github, verify_gitlab
-from bot.jobs.queue import Enqueued
 from bot.settings import Settings
 
 log = logging.getLogger(__name__)
@@ -144,7 +140,7 @@ class Intake:
         """A rejection: record it (best effort: a 4xx stands even if the database is down)."""
         try:
             self._store.record(rec, outcome, status, reason)
-        except SQLAlchemyError as exc:
+        except StoreUnavailable as exc:
             log.error(
                 "could not record rejected delivery %s: %s", rec.delivery_id, type(exc).__name__
             )
@@ -229,7 +225,7 @@ class Intake:
         specs = route(self._routes, normalised.events)
         try:
             return self._accept(rec, normalised, specs)
-        except SQLAlchemyError as exc:
+        except StoreUnavailable as exc:
             log.error("database unavailable for delivery %s: %s", delivery, type(exc).__name__)
             return Answer(
                 503,
@@ -271,7 +267,7 @@ class Intake:
 
         try:
             prior = self._store.claim(rec, Outcome.QUEUED, 202, "", job_ids, then=enqueue)
-        except RedisError as exc:
+        except QueueUnavailable as exc:
             log.error("queue unavailable for delivery %s: %s", rec.delivery_id, type(exc).__name__)
             self._store.record(rec, Outcome.UNAVAILABLE, 503, "queue unavailable", job_ids)
             return Answer(

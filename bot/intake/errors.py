@@ -9,3 +9,7 @@ class IntakeError(Exception):
 
 class MalformedPayload(IntakeError):
     """The verified body is not a payload this event can have (answered 400)."""
+
+
+class QueueUnavailable(IntakeError):
+    """The job queue could not take the jobs (Redis is down or refused): answered 503."""

@@ -43,6 +43,14 @@ def job_id(kind: str, *parts: object) -> str:
 
 
 @dataclass(frozen=True, slots=True)
+class Enqueued:
+    """What the queue did with one spec."""
+
+    job_id: str
+    new: bool  # False when the job already existed (a retry of the same work)
+
+
+@dataclass(frozen=True, slots=True)
 class Route:
     """``build`` returns the jobs for an event of ``event_type``, or none."""
 

@@ -6,8 +6,9 @@ import asyncio
 import dataclasses
 from typing import Any
 
+from bot.access.commands import accept_command
 from bot.jobs.context import WorkerContext
-from bot.jobs.forge import accept_command, job_forge, job_repo
+from bot.jobs.forge import job_forge, job_repo
 from bot.jobs.model import ready_model
 from bot.jobs.record import recorded
 from bot.review.ask import ask_change

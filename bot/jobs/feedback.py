@@ -7,6 +7,7 @@ import dataclasses
 from collections.abc import Iterable
 from typing import Any
 
+from bot.access.commands import accept_command, command_comment
 from bot.feedback.converse import ANSWER_MARKER, answer_in_thread
 from bot.feedback.harvest import FINDING_MARKER, harvest, is_ours
 from bot.feedback.outcome import Kind
@@ -16,7 +17,7 @@ from bot.intake.events import (
     CommandName,
 )
 from bot.jobs.context import WorkerContext
-from bot.jobs.forge import accept_command, command_comment, job_forge, job_repo
+from bot.jobs.forge import job_forge, job_repo
 from bot.jobs.record import recorded
 from bot.review.comments import marked_fingerprints
 from bot.review.memory import ChangeKey, SqlMemory

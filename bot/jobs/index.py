@@ -4,9 +4,9 @@ from __future__ import annotations
 
 from typing import Any
 
+from bot.index.indexing import drop_pull_overlay, index_branch
 from bot.jobs.context import WorkerContext
 from bot.jobs.forge import job_forge, job_repo
-from bot.jobs.indexing import drop_pull_overlay, index_branch
 from bot.jobs.record import recorded
 
 

@@ -7,11 +7,13 @@ from collections.abc import Sequence
 from dataclasses import dataclass
 
 from redis import Redis
+from redis.exceptions import RedisError
 from rq import Queue, Retry
 from rq.exceptions import DuplicateJobError, NoSuchJobError
 from rq.job import Job
 
-from bot.intake.routing import JobSpec, QueueName
+from bot.intake.errors import QueueUnavailable
+from bot.intake.routing import Enqueued, JobSpec, QueueName
 from bot.settings import Settings
 
 log = logging.getLogger(__name__)
@@ -36,12 +38,6 @@ def queue_name(policy: QueuePolicy, name: QueueName) -> str:
     return f"{policy.prefix}{name.value}"
 
 
-@dataclass(frozen=True, slots=True)
-class Enqueued:
-    job_id: str
-    new: bool  # False when the job already existed (a retry of the same work)
-
-
 class RQJobQueue:
     """The one place jobs enter Redis."""
 
@@ -53,10 +49,15 @@ class RQJobQueue:
         return Queue(queue_name(self._policy, name), connection=self._redis)
 
     def enqueue(self, specs: Sequence[JobSpec]) -> list[Enqueued]:
-        """Enqueue every spec once; a job id already in Redis is not enqueued again."""
+        """Enqueue every spec once; a job id already in Redis is not enqueued again.
+
+        Raises :class:`QueueUnavailable` when Redis cannot take them (intake answers 503)."""
         results = []
-        for spec in specs:
-            results.append(self._enqueue_one(spec))
+        try:
+            for spec in specs:
+                results.append(self._enqueue_one(spec))
+        except RedisError as exc:
+            raise QueueUnavailable(type(exc).__name__) from exc
         return results
 
     def _enqueue_one(self, spec: JobSpec) -> Enqueued:

@@ -7,21 +7,22 @@ import logging
 from collections.abc import Iterable
 from typing import Any
 
-from bot.feedback.guidance import Guidance
+from bot.access.commands import accept_command
 from bot.feedback.harvest import harvest
 from bot.feedback.outcome import Kind
 from bot.feedback.store import Observed, SqlFeedback
 from bot.forge.protocol import Forge
 from bot.forge.types import RepoRef
+from bot.index.indexing import related_code
 from bot.intake.events import (
     PullAction,
 )
 from bot.jobs.context import WorkerContext
-from bot.jobs.forge import accept_command, job_forge, job_repo
-from bot.jobs.indexing import related_code
+from bot.jobs.forge import job_forge, job_repo
 from bot.jobs.lifecycle import review_running, review_skipped
 from bot.jobs.model import ready_model
 from bot.jobs.record import recorded
+from bot.review.guidance import Guidance
 from bot.review.memory import ChangeKey, SqlMemory
 from bot.review.service import review_change
 

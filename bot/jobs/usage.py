@@ -4,8 +4,9 @@ from __future__ import annotations
 
 from typing import Any
 
+from bot.access.commands import command_comment
 from bot.jobs.context import WorkerContext
-from bot.jobs.forge import command_comment, job_forge, job_repo
+from bot.jobs.forge import job_forge, job_repo
 from bot.jobs.record import recorded
 from bot.sanitize import inline
 

@@ -17,7 +17,6 @@ from collections.abc import Callable, Mapping, Sequence
 from dataclasses import dataclass, field
 from typing import Any
 
-from bot.feedback.guidance import Guidance
 from bot.forge.errors import ForgeError, NotFound, PermissionDenied
 from bot.forge.protocol import Forge
 from bot.forge.types import (
@@ -41,6 +40,7 @@ from bot.review.comments import (
 from bot.review.context import source_text
 from bot.review.diff import DiffError, FileDiff, FileStatus, LineKind, parse_diff
 from bot.review.filters import skip_reason
+from bot.review.guidance import Guidance
 from bot.review.memory import ChangeKey, FindingMemory, Remembered
 from bot.review.pipeline import PlacedFinding, ReviewInput, ReviewResult
 from bot.review.render import SUMMARY_MARKER

@@ -2,9 +2,9 @@
 
 from __future__ import annotations
 
-from bot.feedback.guidance import Guidance, Rule
 from bot.feedback.outcome import Kind, Outcome, Signal, outcome, reply_vote
-from bot.feedback.thresholds import History, learned_threshold, thresholds
+from bot.review.guidance import Guidance, Rule
+from bot.review.thresholds import History, learned_threshold, thresholds
 
 
 def s(kind: Kind, value: str = "", actor: str = "bob", order: int = 0) -> Signal:

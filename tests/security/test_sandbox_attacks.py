@@ -23,7 +23,7 @@ from bot.fix.run import test_runner as build_runner
 from bot.fix.sandbox import SandboxRunner
 from bot.fix.workspace import GitWorkspace, git_env
 from bot.gitsafe import unsafe_config
-from bot.jobs.indexing import mirror, mirror_path
+from bot.index.indexing import mirror, mirror_path
 from bot.repoconfig import FixConfig
 from bot.settings import Settings
 from tests.fix.conftest import World, local_repo, make_world

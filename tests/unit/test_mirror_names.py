@@ -5,7 +5,7 @@ from __future__ import annotations
 from pathlib import Path
 
 from bot.forge.types import RepoRef
-from bot.jobs.indexing import forge_host, mirror_path, retire_legacy_mirror
+from bot.index.indexing import forge_host, mirror_path, retire_legacy_mirror
 from bot.settings import Settings
 
 
@@ -41,7 +41,7 @@ def test_a_mirror_under_the_old_colliding_name_is_retired(tmp_path: Path) -> Non
 def test_mirrors_over_their_cap_go_least_recently_used_first(tmp_path: Path) -> None:
     import os
 
-    from bot.jobs.indexing import prune_mirrors
+    from bot.index.indexing import prune_mirrors
 
     made = []
     for i, name in enumerate(["old", "mid", "new"]):

@@ -6,7 +6,7 @@ from __future__ import annotations
 from collections.abc import Mapping, Sequence
 from dataclasses import dataclass, field
 
-from bot.feedback.thresholds import MIN_SAMPLE, History, Threshold, thresholds
+from bot.review.thresholds import MIN_SAMPLE, History, Threshold, thresholds
 
 
 @dataclass(frozen=True, slots=True)
