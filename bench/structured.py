@@ -65,7 +65,7 @@ from bot.repoconfig import parse_repo_config  # noqa: E402
 from bot.review.ask import answer_question, ask_layout  # noqa: E402
 from bot.review.diff import FileDiff, LineKind, parse_diff  # noqa: E402
 from bot.review.filters import skip_reason  # noqa: E402
-from bot.review.findings import Category, Finding, FindingSeverity  # noqa: E402
+from bot.review.findings import Category, Finding, Severity  # noqa: E402
 from bot.review.pipeline import ReviewInput, review_diff  # noqa: E402
 from bot.review.prompt import numbered_diff  # noqa: E402
 from bot.review.scoring import Candidate, score  # noqa: E402
@@ -297,7 +297,7 @@ async def others(
                 file=first.path,
                 quoted_code=text.strip()[:200] or "x",
                 line=number,
-                severity=FindingSeverity.MINOR,
+                severity=Severity.MINOR,
                 category=Category.BUG,
                 title="This line may be wrong",
                 explanation="Check the values this line handles at the edges.",

@@ -11,6 +11,7 @@ from typing import Annotated, Literal
 import typer
 from pydantic import ValidationError
 
+from bot.domain import Forge
 from bot.settings import Settings, SettingsError, validate_for_console, validate_for_serving
 
 # Tracebacks never print local variables: they may hold secrets.
@@ -725,7 +726,7 @@ def action_review(
     if forge not in ("github", "gitlab") or annotate not in ("auto", "always", "never"):
         typer.echo("assist action review: --forge github|gitlab, --annotate auto|always|never")
         raise typer.Exit(2)
-    kind: Literal["github", "gitlab"] = "gitlab" if forge == "gitlab" else "github"
+    kind = Forge.GITLAB if forge == "gitlab" else Forge.GITHUB
     mode: Literal["auto", "always", "never"] = (
         "always" if annotate == "always" else "never" if annotate == "never" else "auto"
     )
@@ -770,7 +771,7 @@ def action_fix(
 
     settings = _settings()
     try:
-        job = read_job("github", os.environ, settings)
+        job = read_job(Forge.GITHUB, os.environ, settings)
     except ActionError as exc:
         typer.echo(f"assist action fix: {exc}", err=True)
         raise typer.Exit(2) from exc

@@ -3,11 +3,12 @@ request cannot change how it is reviewed. Pure: text in, a frozen value out."""
 
 from __future__ import annotations
 
-import enum
 import tomllib
 from typing import Annotated
 
 from pydantic import BaseModel, ConfigDict, Field, ValidationError
+
+from bot.domain import Severity
 
 CONFIG_PATH = ".assist.toml"
 MAX_CONFIG_BYTES = 64 * 1024
@@ -15,17 +16,6 @@ MAX_CONFIG_BYTES = 64 * 1024
 
 class RepoConfigError(ValueError):
     """The repository's `.assist.toml` is invalid; the message says where."""
-
-
-class Severity(enum.IntEnum):
-    INFO = 0
-    MINOR = 1
-    MAJOR = 2
-    CRITICAL = 3
-
-    @classmethod
-    def parse(cls, name: str) -> Severity:
-        return cls[name.upper()]
 
 
 class _Section(BaseModel):

@@ -8,8 +8,9 @@ import dataclasses
 from collections.abc import Mapping
 from typing import Any
 
+from bot.domain import RepoRef
 from bot.forge.protocol import Forge
-from bot.forge.types import Comment, Reaction, RepoRef
+from bot.forge.types import Comment, Reaction
 from bot.intake.commands import parse_command
 
 

@@ -11,7 +11,7 @@ from collections.abc import Mapping
 from dataclasses import dataclass
 from typing import Any
 
-from bot.forge.types import ForgeKind, RepoRef
+from bot.domain import Forge, ForgeKind, RepoRef
 from bot.intake.events import CommandEvent, CommandName, PullAction, PullRequestEvent, TargetKind
 from bot.intake.github import normalise_github
 from bot.intake.policy import IntakePolicy
@@ -67,23 +67,23 @@ def github_job(env: Mapping[str, str], payload: object, policy: IntakePolicy) ->
     """The job of a GitHub Actions run: `GITHUB_EVENT_NAME`, `GITHUB_REPOSITORY` and the
     event payload (the JSON at `GITHUB_EVENT_PATH`)."""
     name = _required(env, "GITHUB_EVENT_NAME")
-    repo = RepoRef("github", _required(env, "GITHUB_REPOSITORY"))
+    repo = RepoRef(Forge.GITHUB, _required(env, "GITHUB_REPOSITORY"))
     if not isinstance(payload, dict):
         raise ActionError("the event payload is not a JSON object")
     default_branch = (payload.get("repository") or {}).get("default_branch")
     webhook_name = _GITHUB_EVENTS.get(name)
     if webhook_name is None:
-        return Job("github", repo, None, ignored=f"event {name} is not handled")
+        return Job(Forge.GITHUB, repo, None, ignored=f"event {name} is not handled")
     normalised = normalise_github(webhook_name, payload, policy)
     if normalised.ignored is not None or not normalised.events:
         reason = normalised.ignored.reason if normalised.ignored else "nothing to do"
-        return Job("github", repo, None, default_branch=default_branch, ignored=reason)
+        return Job(Forge.GITHUB, repo, None, default_branch=default_branch, ignored=reason)
     event = normalised.events[0]
     if isinstance(event, PullRequestEvent):
         if event.action is PullAction.CLOSED:
-            return Job("github", repo, None, ignored="pull request closed")
+            return Job(Forge.GITHUB, repo, None, ignored="pull request closed")
         return Job(
-            "github",
+            Forge.GITHUB,
             repo,
             event.number,
             command=CommandName.REVIEW,
@@ -93,7 +93,7 @@ def github_job(env: Mapping[str, str], payload: object, policy: IntakePolicy) ->
         )
     if isinstance(event, CommandEvent):
         return Job(
-            "github",
+            Forge.GITHUB,
             repo,
             event.number,
             command=event.command.name,
@@ -103,23 +103,23 @@ def github_job(env: Mapping[str, str], payload: object, policy: IntakePolicy) ->
             default_branch=default_branch,
             event=event,
         )
-    return Job("github", repo, None, ignored=f"event {normalised.event_name} is not handled")
+    return Job(Forge.GITHUB, repo, None, ignored=f"event {normalised.event_name} is not handled")
 
 
 def gitlab_job(env: Mapping[str, str]) -> Job:
     """The job of a GitLab CI merge request pipeline (`CI_PIPELINE_SOURCE` is
     `merge_request_event`): `CI_PROJECT_PATH`, `CI_MERGE_REQUEST_IID` and friends."""
-    repo = RepoRef("gitlab", _required(env, "CI_PROJECT_PATH"))
+    repo = RepoRef(Forge.GITLAB, _required(env, "CI_PROJECT_PATH"))
     source = env.get("CI_PIPELINE_SOURCE", "")
     iid = env.get("CI_MERGE_REQUEST_IID", "").strip()
     if source != "merge_request_event" or not iid:
-        return Job("gitlab", repo, None, ignored=f"not a merge request pipeline ({source})")
+        return Job(Forge.GITLAB, repo, None, ignored=f"not a merge request pipeline ({source})")
     if not iid.isdigit():
         raise ActionError(f"CI_MERGE_REQUEST_IID is not a number: {iid!r}")
     source_project = env.get("CI_MERGE_REQUEST_SOURCE_PROJECT_ID", "")
     target_project = env.get("CI_MERGE_REQUEST_PROJECT_ID", "")
     return Job(
-        "gitlab",
+        Forge.GITLAB,
         repo,
         int(iid),
         command=CommandName.REVIEW,

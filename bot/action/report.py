@@ -10,18 +10,12 @@ from collections.abc import Mapping
 from dataclasses import dataclass
 from typing import Literal
 
-from bot.review.findings import FindingSeverity
+from bot.domain import Severity
 from bot.review.pipeline import ReviewResult
 
-SEVERITIES: tuple[FindingSeverity, ...] = (
-    FindingSeverity.CRITICAL,
-    FindingSeverity.MAJOR,
-    FindingSeverity.MINOR,
-    FindingSeverity.INFO,
-)
+SEVERITIES: tuple[Severity, ...] = Severity.descending()
 FailOn = Literal["none", "info", "minor", "major", "critical"]
 FAIL_ON: tuple[FailOn, ...] = ("none", "info", "minor", "major", "critical")
-_RANK = {"info": 0, "minor": 1, "major": 2, "critical": 3}
 # GitHub shows `error`, `warning` and `notice` annotations; SARIF levels map the same way.
 _LEVEL = {"critical": "error", "major": "error", "minor": "warning", "info": "notice"}
 
@@ -58,8 +52,8 @@ def failing(found: Mapping[str, int], fail_on: FailOn) -> int:
     """How many findings are at or above ``fail_on`` (0 for `none`)."""
     if fail_on == "none":
         return 0
-    threshold = _RANK[fail_on]
-    return sum(n for severity, n in found.items() if _RANK[severity] >= threshold)
+    threshold = Severity(fail_on).rank
+    return sum(n for severity, n in found.items() if Severity(severity).rank >= threshold)
 
 
 def escape_data(text: str) -> str:

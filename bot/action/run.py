@@ -27,10 +27,10 @@ from bot.action.report import (
     summary,
     workflow_commands,
 )
+from bot.domain import ForgeKind
 from bot.forge.errors import PermissionDenied
 from bot.forge.factory import build_forge
 from bot.forge.protocol import Forge
-from bot.forge.types import ForgeKind
 from bot.intake.events import CommandEvent, CommandName
 from bot.intake.policy import IntakePolicy
 from bot.review.memory import NoMemory

@@ -6,10 +6,11 @@ from __future__ import annotations
 
 from collections.abc import Callable, Collection, Iterable
 
+from bot.domain import RepoRef
 from bot.feedback.outcome import Kind
 from bot.feedback.store import Observed, SqlFeedback
 from bot.forge.protocol import Forge
-from bot.forge.types import Comment, FindingThread, RepoRef
+from bot.forge.types import Comment, FindingThread
 from bot.intake.policy import MARKER
 from bot.review.comments import marked_fingerprints
 from bot.review.memory import ChangeKey

@@ -18,6 +18,7 @@ from pathlib import Path
 from typing import Any
 
 from bot.access.commands import command_comment, may_command, verified_comment
+from bot.domain import RepoRef
 from bot.fix import render
 from bot.fix.errors import FixError
 from bot.fix.pipeline import FixOutcome
@@ -26,7 +27,7 @@ from bot.fix.run import run_fix
 from bot.fix.workspace import GitWorkspace
 from bot.forge.errors import ForgeError, NotFound
 from bot.forge.protocol import Forge
-from bot.forge.types import ChangeProposal, ChangeRequest, Comment, Noteable, Reaction, RepoRef
+from bot.forge.types import ChangeProposal, ChangeRequest, Comment, Noteable, Reaction
 from bot.llm import LLMError
 from bot.repoconfig import CONFIG_PATH, RepoConfig, RepoConfigError, parse_repo_config
 from bot.settings import Settings

@@ -5,6 +5,7 @@ Adapters (``bot.forge.github``, ``bot.forge.gitlab``) return the value types of
 :func:`bot.forge.factory.build_forge` in an entry point.
 """
 
+from bot.domain import RepoRef
 from bot.forge.errors import (
     AuthenticationFailed,
     ForgeError,
@@ -30,7 +31,6 @@ from bot.forge.types import (
     Permission,
     PostedReview,
     Reaction,
-    RepoRef,
     Review,
     ReviewComment,
     StatusState,

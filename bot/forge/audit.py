@@ -17,6 +17,7 @@ from sqlalchemy import Engine
 from sqlalchemy.orm import Session
 
 from bot.db.models import AuditEntry
+from bot.domain import ForgeKind, RepoRef
 from bot.forge.protocol import Forge
 from bot.forge.types import (
     ChangeProposal,
@@ -25,13 +26,11 @@ from bot.forge.types import (
     CommitStatus,
     Diff,
     FindingThread,
-    ForgeKind,
     Issue,
     Noteable,
     Permission,
     PostedReview,
     Reaction,
-    RepoRef,
     Review,
 )
 

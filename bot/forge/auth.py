@@ -18,8 +18,8 @@ import requests
 from github import Auth, GithubException, GithubIntegration
 from pydantic import SecretStr
 
+from bot.domain import RepoRef
 from bot.forge.github_errors import map_github_error, map_transport_error
-from bot.forge.types import RepoRef
 
 
 class TokenSource(Protocol):

@@ -7,12 +7,12 @@ from collections.abc import Callable
 
 from pydantic import SecretStr
 
+from bot.domain import ForgeKind
 from bot.forge.auth import GitHubAppTokens, StaticToken, TokenSource
 from bot.forge.errors import ForgeError
 from bot.forge.github import GitHubForge
 from bot.forge.gitlab import GitLabForge
 from bot.forge.protocol import Forge
-from bot.forge.types import ForgeKind
 from bot.settings import Settings
 
 

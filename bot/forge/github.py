@@ -16,6 +16,7 @@ from github.PullRequestComment import PullRequestComment
 from github.Repository import Repository
 from pydantic import SecretStr
 
+from bot.domain import ForgeKind, RepoRef
 from bot.forge.auth import TokenSource
 from bot.forge.diffs import unified_diff
 from bot.forge.errors import ForgeUnavailable, NotFound, ValidationFailed
@@ -38,13 +39,11 @@ from bot.forge.types import (
     CommitStatus,
     Diff,
     FindingThread,
-    ForgeKind,
     Issue,
     Noteable,
     Permission,
     PostedReview,
     Reaction,
-    RepoRef,
     Review,
     ReviewComment,
 )
@@ -92,7 +91,7 @@ class GitHubForge:
 
     @property
     def kind(self) -> ForgeKind:
-        return "github"
+        return ForgeKind.GITHUB
 
     # --- plumbing ---------------------------------------------------------------------------
 

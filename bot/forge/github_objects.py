@@ -12,6 +12,7 @@ from github.PullRequest import PullRequest
 from github.PullRequestComment import PullRequestComment
 from github.Repository import Repository
 
+from bot.domain import RepoRef
 from bot.forge.types import (
     ChangedFile,
     ChangeProposal,
@@ -22,7 +23,6 @@ from bot.forge.types import (
     DiffRefs,
     FileStatus,
     Noteable,
-    RepoRef,
     ReviewComment,
     StatusState,
 )

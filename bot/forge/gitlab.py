@@ -19,6 +19,7 @@ from gitlab.exceptions import GitlabError
 from gitlab.v4.objects import Project
 from pydantic import SecretStr
 
+from bot.domain import ForgeKind, RepoRef
 from bot.forge.auth import TokenSource
 from bot.forge.diffs import old_lines, unified_diff
 from bot.forge.errors import ForgeUnavailable, ValidationFailed
@@ -39,13 +40,11 @@ from bot.forge.types import (
     CommitStatus,
     Diff,
     FindingThread,
-    ForgeKind,
     Issue,
     Noteable,
     Permission,
     PostedReview,
     Reaction,
-    RepoRef,
     Review,
     ReviewComment,
     StatusState,
@@ -120,7 +119,7 @@ class GitLabForge:
 
     @property
     def kind(self) -> ForgeKind:
-        return "gitlab"
+        return ForgeKind.GITLAB
 
     # --- plumbing ---------------------------------------------------------------------------
 

@@ -4,6 +4,7 @@ from __future__ import annotations
 
 from typing import Any
 
+from bot.domain import RepoRef
 from bot.forge.diffs import count_changes, line_code
 from bot.forge.types import (
     ChangedFile,
@@ -13,7 +14,6 @@ from bot.forge.types import (
     DiffRefs,
     FileStatus,
     Noteable,
-    RepoRef,
     ReviewComment,
 )
 

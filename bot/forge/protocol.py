@@ -6,6 +6,7 @@ from typing import Protocol
 
 from pydantic import SecretStr
 
+from bot.domain import ForgeKind, RepoRef
 from bot.forge.types import (
     ChangeProposal,
     ChangeRequest,
@@ -13,13 +14,11 @@ from bot.forge.types import (
     CommitStatus,
     Diff,
     FindingThread,
-    ForgeKind,
     Issue,
     Noteable,
     Permission,
     PostedReview,
     Reaction,
-    RepoRef,
     Review,
 )
 

@@ -11,24 +11,14 @@ from dataclasses import dataclass, field
 from enum import IntEnum, StrEnum
 from typing import Literal
 
-ForgeKind = Literal["github", "gitlab"]
+from bot.domain import RepoRef
+
 ChangeState = Literal["open", "closed", "merged"]
 FileStatus = Literal["added", "modified", "removed", "renamed"]
 Noteable = Literal["change", "issue"]
 """What a comment is on: a pull/merge request, or an issue (GitLab numbers them apart)."""
 CommentKind = Literal["issue", "review"]
 """``issue``: a comment in the conversation; ``review``: an inline comment on a diff line."""
-
-
-@dataclass(frozen=True, slots=True)
-class RepoRef:
-    """A repository on a forge: ``owner/name`` on GitHub, ``group/sub/project`` on GitLab."""
-
-    forge: ForgeKind
-    path: str
-
-    def __str__(self) -> str:
-        return f"{self.forge}:{self.path}"
 
 
 @dataclass(frozen=True, slots=True)

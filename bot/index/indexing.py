@@ -24,8 +24,8 @@ import httpx
 from qdrant_client import QdrantClient
 
 from bot import gitsafe
+from bot.domain import RepoRef
 from bot.forge.protocol import Forge
-from bot.forge.types import RepoRef
 from bot.settings import Settings
 from indexer import Indexer, IndexStats, index_repository, open_indexer, repo_id_for, search
 from indexer.embedding import Embedder, MiniLMEmbedder, MiniLMPaths, OpenAIEmbedder

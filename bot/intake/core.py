@@ -17,8 +17,9 @@ from dataclasses import dataclass, field
 from typing import Any, Protocol
 
 from bot.db.deliveries import DeliveryRecord, Outcome, Prior, StoreUnavailable
+from bot.domain import Forge
 from bot.intake.errors import MalformedPayload, QueueUnavailable
-from bot.intake.events import Forge, Ignored, Normalised
+from bot.intake.events import Ignored, Normalised
 from bot.intake.github import normalise_github
 from bot.intake.gitlab import normalise_gitlab
 from bot.intake.policy import IntakePolicy

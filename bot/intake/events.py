@@ -8,10 +8,7 @@ from __future__ import annotations
 import enum
 from dataclasses import dataclass, field
 
-
-class Forge(enum.StrEnum):
-    GITHUB = "github"
-    GITLAB = "gitlab"
+from bot.domain import Forge, RepoRef
 
 
 class PullAction(enum.StrEnum):
@@ -35,17 +32,6 @@ class CommandName(enum.StrEnum):
 class TargetKind(enum.StrEnum):
     ISSUE = "issue"
     PULL = "pull"  # a GitHub pull request or a GitLab merge request
-
-
-@dataclass(frozen=True, slots=True)
-class RepoRef:
-    """A repository as the forge names it: ``owner/name`` or a GitLab ``group/sub/project``."""
-
-    forge: Forge
-    full_name: str
-    project_id: int | None = None  # GitLab's numeric id; GitHub's repository id
-    default_branch: str | None = None
-    installation_id: int | None = None  # GitHub App installation that sent the event
 
 
 @dataclass(frozen=True, slots=True)

@@ -9,13 +9,13 @@ from __future__ import annotations
 from collections.abc import Callable, Sequence
 from typing import Any
 
+from bot.domain import Forge, RepoRef
 from bot.intake.commands import parse_command
 from bot.intake.errors import MalformedPayload
 from bot.intake.events import (
     CommandEvent,
     FeedbackEvent,
     FeedbackKind,
-    Forge,
     Ignored,
     InstallationAction,
     InstallationEvent,
@@ -23,7 +23,6 @@ from bot.intake.events import (
     PullAction,
     PullRequestEvent,
     PushEvent,
-    RepoRef,
     TargetKind,
 )
 from bot.intake.payload import PayloadModel, parse_payload
@@ -161,7 +160,7 @@ _PULL_ACTIONS = {
 def _repo(repo: _Repo, installation: _Installation | None) -> RepoRef:
     return RepoRef(
         forge=Forge.GITHUB,
-        full_name=repo.full_name,
+        path=repo.full_name,
         project_id=repo.id,
         default_branch=repo.default_branch,
         installation_id=installation.id if installation else None,
@@ -216,13 +215,13 @@ def _command_event(
 ) -> Normalised:
     reason = _bot_reason(sender, policy) or _bot_reason(comment.user, policy)
     if reason:
-        return Normalised(name, repo.full_name, ignored=Ignored(reason))
+        return Normalised(name, repo.path, ignored=Ignored(reason))
     body = comment.body or ""
     if policy.marker in body:
-        return Normalised(name, repo.full_name, ignored=Ignored("comment is our own"))
+        return Normalised(name, repo.path, ignored=Ignored("comment is our own"))
     command = parse_command(body, prefix=policy.command_prefix)
     if command is None:
-        return Normalised(name, repo.full_name, ignored=Ignored(_NO_COMMAND))
+        return Normalised(name, repo.path, ignored=Ignored(_NO_COMMAND))
     event = CommandEvent(
         repo=repo,
         command=command,
@@ -232,7 +231,7 @@ def _command_event(
         author=comment.user.login,
         review_thread_comment_id=thread,
     )
-    return Normalised(name, repo.full_name, events=(event,))
+    return Normalised(name, repo.path, events=(event,))
 
 
 def _issue_comment(payload: dict[str, Any], policy: IntakePolicy) -> Normalised:
@@ -284,7 +283,7 @@ def _review_comment(payload: dict[str, Any], policy: IntakePolicy) -> Normalised
         target_comment_id=p.comment.in_reply_to_id,
         addressed=policy.addresses_bot(body),
     )
-    return Normalised(name, repo.full_name, events=(event,))
+    return Normalised(name, repo.path, events=(event,))
 
 
 def _review_thread(payload: dict[str, Any], policy: IntakePolicy) -> Normalised:

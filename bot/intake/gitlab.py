@@ -7,19 +7,18 @@ from typing import Any
 
 from pydantic import Field
 
+from bot.domain import Forge, RepoRef
 from bot.intake.commands import parse_command
 from bot.intake.errors import MalformedPayload
 from bot.intake.events import (
     CommandEvent,
     FeedbackEvent,
     FeedbackKind,
-    Forge,
     Ignored,
     Normalised,
     PullAction,
     PullRequestEvent,
     PushEvent,
-    RepoRef,
     TargetKind,
 )
 from bot.intake.payload import PayloadModel, parse_payload
@@ -124,7 +123,7 @@ class _PushPayload(PayloadModel):
 def _repo(project: _Project) -> RepoRef:
     return RepoRef(
         forge=Forge.GITLAB,
-        full_name=project.path_with_namespace,
+        path=project.path_with_namespace,
         project_id=project.id,
         default_branch=project.default_branch,
     )

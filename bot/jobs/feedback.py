@@ -13,9 +13,7 @@ from bot.feedback.harvest import FINDING_MARKER, harvest, is_ours
 from bot.feedback.outcome import Kind
 from bot.feedback.store import MAX_RULES, Observed, RuleError, SqlFeedback
 from bot.forge.types import Comment, FindingThread
-from bot.intake.events import (
-    CommandName,
-)
+from bot.intake.events import CommandName
 from bot.jobs.context import WorkerContext
 from bot.jobs.forge import job_forge, job_repo
 from bot.jobs.record import recorded

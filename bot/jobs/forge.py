@@ -7,15 +7,15 @@ from typing import Any
 
 from rq import get_current_job
 
+from bot.domain import ForgeKind, RepoRef
 from bot.forge.audit import AuditedForge, SqlAuditLog
 from bot.forge.factory import build_forge
 from bot.forge.protocol import Forge
-from bot.forge.types import ForgeKind, RepoRef
 from bot.jobs.context import WorkerContext
 
 
 def job_repo(kwargs: Mapping[str, Any]) -> RepoRef:
-    kind: ForgeKind = "gitlab" if kwargs["forge"] == "gitlab" else "github"
+    kind = ForgeKind.GITLAB if kwargs["forge"] == "gitlab" else ForgeKind.GITHUB
     return RepoRef(kind, str(kwargs["repo"]))
 
 

@@ -18,6 +18,7 @@ from typing import Any
 from rq.job import Job
 from rq.timeouts import JobTimeoutException
 
+from bot.domain import RepoRef
 from bot.forge.errors import (
     AuthenticationFailed,
     ForgeError,
@@ -27,7 +28,7 @@ from bot.forge.errors import (
     RateLimited,
 )
 from bot.forge.protocol import Forge
-from bot.forge.types import CommitStatus, Noteable, RepoRef, StatusState
+from bot.forge.types import CommitStatus, Noteable, StatusState
 from bot.llm.check import ModelCheckError
 from bot.llm.errors import LLMError, LLMUnavailableError, ModelOutputError, PromptTooLongError
 

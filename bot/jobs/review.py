@@ -8,15 +8,13 @@ from collections.abc import Iterable
 from typing import Any
 
 from bot.access.commands import accept_command
+from bot.domain import RepoRef
 from bot.feedback.harvest import harvest
 from bot.feedback.outcome import Kind
 from bot.feedback.store import Observed, SqlFeedback
 from bot.forge.protocol import Forge
-from bot.forge.types import RepoRef
 from bot.index.indexing import related_code
-from bot.intake.events import (
-    PullAction,
-)
+from bot.intake.events import PullAction
 from bot.jobs.context import WorkerContext
 from bot.jobs.forge import job_forge, job_repo
 from bot.jobs.lifecycle import review_running, review_skipped

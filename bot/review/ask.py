@@ -4,8 +4,8 @@ from __future__ import annotations
 
 from dataclasses import dataclass
 
+from bot.domain import RepoRef
 from bot.forge.protocol import Forge
-from bot.forge.types import RepoRef
 from bot.llm import (
     LLM,
     LLMConfig,

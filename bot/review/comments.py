@@ -9,16 +9,17 @@ from __future__ import annotations
 import re
 from collections.abc import Iterable, Sequence
 
+from bot.domain import ForgeKind, Severity
 from bot.forge.markers import hidden_marker
-from bot.forge.types import Comment, ForgeKind
+from bot.forge.types import Comment
 from bot.review.memory import Remembered
 from bot.review.pipeline import PlacedFinding, ReviewResult
 from bot.review.render import SUMMARY_MARKER, counts, verdict
 from bot.review.suggest import SuggestionKind, plain_diff
 from bot.sanitize import inline, marker_free, untrusted
 
+_SEVERITIES = frozenset(Severity)
 _FINDING_MARKER = re.compile(r"<!-- forge-assist:finding:([0-9a-f]{16,64}) -->")
-SEVERITY_ORDER = ("critical", "major", "minor", "info")
 
 
 def finding_marker(fingerprint: str) -> str:
@@ -153,9 +154,7 @@ def summary_body(
     ]
     rows += [(r.severity, r.path, r.start_line, r.line, r.title, "earlier") for r in earlier]
     if rows:
-        rows.sort(
-            key=lambda r: (SEVERITY_ORDER.index(r[0]) if r[0] in SEVERITY_ORDER else 9, r[1], r[3])
-        )
+        rows.sort(key=lambda r: (-Severity(r[0]).rank if r[0] in _SEVERITIES else 9, r[1], r[3]))
         out += ["", "| severity | where | finding | |", "| --- | --- | --- | --- |"]
         out += [f"| {s} | {_where(p, a, b)} | {_cell(t)} | {k} |" for s, p, a, b, t, k in rows]
     elif result.complete and (result.reviewable or unchanged):

@@ -8,6 +8,7 @@ from typing import Annotated
 
 from pydantic import BaseModel, ConfigDict, Field
 
+from bot.domain import Severity
 from bot.review.anchor import normalise
 
 MAX_LINE = 1_000_000
@@ -24,13 +25,6 @@ class Category(enum.StrEnum):
     STYLE = "style"
 
 
-class FindingSeverity(enum.StrEnum):
-    INFO = "info"
-    MINOR = "minor"
-    MAJOR = "major"
-    CRITICAL = "critical"
-
-
 class Finding(BaseModel):
     """One problem the model found, about code it quotes from the diff."""
 
@@ -45,7 +39,7 @@ class Finding(BaseModel):
     line: Annotated[int, Field(ge=0, le=MAX_LINE)] | None = Field(
         default=None, description="approximate new-side line number"
     )
-    severity: FindingSeverity
+    severity: Severity
     category: Category
     title: Annotated[str, Field(max_length=200)]
     explanation: Annotated[str, Field(max_length=800)]

@@ -20,7 +20,7 @@ from bot.llm import (
     fit,
     sizer_for,
 )
-from bot.repoconfig import RepoConfig, Severity
+from bot.repoconfig import RepoConfig
 from bot.review.anchor import Anchor, Unplaced, place
 from bot.review.context import ParseCache, file_context
 from bot.review.diff import FileDiff, LineKind, parse_diff
@@ -30,7 +30,6 @@ from bot.review.prompt import review_layout
 from bot.review.scoring import Candidate, score
 from bot.review.suggest import SuggestionKind, classify
 
-_RANK = {"info": 0, "minor": 1, "major": 2, "critical": 3}
 DEFAULT_ANSWER_TOKENS = 768
 TOKENS_PER_FINDING = 768  # one finding per this many answer tokens, at most MAX_FINDINGS
 MAX_FINDINGS = 8
@@ -283,7 +282,7 @@ async def review_diff(
             failed.append((file.path, answer))
             continue
         for finding in answer:
-            if Severity.parse(finding.severity.value) < minimum:
+            if finding.severity.rank < minimum.rank:
                 continue
             result = place(file, finding.quoted_code, finding.line)
             if isinstance(result, Unplaced):
@@ -314,7 +313,7 @@ async def review_diff(
     )
     ranked = sorted(
         kept,
-        key=lambda p: (-_RANK[p.finding.severity.value], p.anchor.path, p.anchor.start_line),
+        key=lambda p: (-p.finding.severity.rank, p.anchor.path, p.anchor.start_line),
     )
     limit = config.review.max_comments
     for extra in ranked[limit:]:

@@ -17,13 +17,13 @@ from collections.abc import Callable, Mapping, Sequence
 from dataclasses import dataclass, field
 from typing import Any
 
+from bot.domain import RepoRef
 from bot.forge.errors import ForgeError, NotFound, PermissionDenied
 from bot.forge.protocol import Forge
 from bot.forge.types import (
     ChangeRequest,
     CommitStatus,
     PostedReview,
-    RepoRef,
     Review,
     ReviewComment,
     StatusState,

@@ -13,9 +13,9 @@ from prometheus_client import CONTENT_TYPE_LATEST
 from sqlalchemy import text
 
 from bot.db.deliveries import SqlDeliveryStore
+from bot.domain import Forge
 from bot.feedback.store import SqlFeedback
 from bot.intake.core import Answer, Intake
-from bot.intake.events import Forge
 from bot.intake.routes import all_routes
 from bot.jobs.queue import RQJobQueue, queue_policy
 from bot.runtime import Services

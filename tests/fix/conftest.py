@@ -12,9 +12,9 @@ from typing import Any
 import pytest
 from pydantic import SecretStr
 
+from bot.domain import ForgeKind, RepoRef
 from bot.forge.factory import build_forge
 from bot.forge.protocol import Forge
-from bot.forge.types import ForgeKind, RepoRef
 from bot.settings import Settings
 from tests.llm.scripted_server import Reply, ScriptedServer, chat_reply
 from tests.testforge import TestForge

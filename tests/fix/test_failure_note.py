@@ -4,7 +4,7 @@ failure) that names the cause without its details and says an operator can retry
 
 from __future__ import annotations
 
-from bot.forge.types import RepoRef
+from bot.domain import RepoRef
 from bot.jobs.lifecycle import public_reason, report_failure
 from bot.llm.check import ModelCheckError
 from bot.llm.errors import LLMUnavailableError

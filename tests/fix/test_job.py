@@ -6,9 +6,9 @@ from __future__ import annotations
 import os
 from pathlib import Path
 
+from bot.domain import RepoRef
 from bot.fix.service import FixCommand, FixJob
 from bot.fix.workspace import git_env
-from bot.forge.types import RepoRef
 from tests.fix.conftest import (
     CART,
     FIXED,

@@ -8,10 +8,10 @@ from dataclasses import dataclass, field
 import pytest
 from pydantic import SecretStr
 
+from bot.domain import ForgeKind
 from bot.forge import Forge, RepoRef
 from bot.forge.auth import GitHubAppTokens, StaticToken
 from bot.forge.factory import build_forge, github_app_tokens
-from bot.forge.types import ForgeKind
 from bot.settings import Settings
 from tests.testforge import TestForge
 from tests.testforge.fixtures import AppKey, app_key, testforge

@@ -157,10 +157,10 @@ def test_markers() -> None:
 def test_clone_urls(kind: str, api_url: str, expected: str) -> None:
     from pydantic import SecretStr
 
+    from bot.domain import RepoRef
     from bot.forge.auth import StaticToken
     from bot.forge.github import GitHubForge
     from bot.forge.gitlab import GitLabForge
-    from bot.forge.types import RepoRef
 
     tokens = StaticToken(SecretStr("t/k"))
     forge = (

@@ -13,9 +13,9 @@ import pytest
 from pydantic import SecretStr
 
 from bot.db.deliveries import DeliveryRecord, Outcome, Prior, StoreUnavailable
+from bot.domain import Forge
 from bot.intake.core import Intake
 from bot.intake.errors import QueueUnavailable
-from bot.intake.events import Forge
 from bot.intake.routes import all_routes
 from bot.intake.routing import Enqueued, JobSpec
 from bot.settings import Settings

@@ -10,8 +10,8 @@ import json
 
 import pytest
 
+from bot.domain import RepoRef
 from bot.forge.factory import build_forge
-from bot.forge.types import RepoRef
 from bot.review.memory import NoMemory
 from bot.review.render import SUMMARY_MARKER
 from bot.review.service import review_change

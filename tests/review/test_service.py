@@ -11,8 +11,8 @@ import pytest
 import sqlalchemy as sa
 
 from bot.db.engine import make_engine, upgrade
+from bot.domain import ForgeKind, RepoRef
 from bot.forge.factory import build_forge
-from bot.forge.types import ForgeKind, RepoRef
 from bot.review.comments import marked_fingerprints
 from bot.review.diff import parse_diff
 from bot.review.memory import ChangeKey, FindingMemory, NoMemory, SqlMemory

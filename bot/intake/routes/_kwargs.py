@@ -2,14 +2,15 @@
 
 from __future__ import annotations
 
-from bot.intake.events import CommandEvent, PullRequestEvent, RepoRef
+from bot.domain import RepoRef
+from bot.intake.events import CommandEvent, PullRequestEvent
 from bot.intake.routing import JsonScalar
 
 
 def repo_kwargs(repo: RepoRef) -> dict[str, JsonScalar]:
     return {
         "forge": repo.forge.value,
-        "repo": repo.full_name,
+        "repo": repo.path,
         "project_id": repo.project_id,
         "default_branch": repo.default_branch,
         "installation_id": repo.installation_id,

@@ -17,7 +17,7 @@ def _on_command(event: Event) -> Iterable[JobSpec]:
         and event.command.argument
     ):
         return ()
-    forge, repo = event.repo.forge.value, event.repo.full_name
+    forge, repo = event.repo.forge.value, event.repo.path
     return (
         JobSpec(
             queue=QueueName.REVIEW,

@@ -22,7 +22,7 @@ from bot.intake.routing import JobSpec, QueueName, Route, job_id
 def _on_feedback(event: Event) -> Iterable[JobSpec]:
     if not isinstance(event, FeedbackEvent):
         return ()
-    forge, repo = event.repo.forge.value, event.repo.full_name
+    forge, repo = event.repo.forge.value, event.repo.path
     ident = (
         event.kind.value,
         event.comment_id or event.target_comment_id,
@@ -57,7 +57,7 @@ def _on_feedback(event: Event) -> Iterable[JobSpec]:
 def _on_closed(event: Event) -> Iterable[JobSpec]:
     if not isinstance(event, PullRequestEvent) or event.action is not PullAction.CLOSED:
         return ()
-    forge, repo = event.repo.forge.value, event.repo.full_name
+    forge, repo = event.repo.forge.value, event.repo.path
     return (
         JobSpec(
             queue=QueueName.REVIEW,
@@ -75,7 +75,7 @@ _RULE_COMMANDS = (CommandName.REMEMBER, CommandName.RULES, CommandName.FORGET)
 def _on_rules(event: Event) -> Iterable[JobSpec]:
     if not isinstance(event, CommandEvent) or event.command.name not in _RULE_COMMANDS:
         return ()
-    forge, repo = event.repo.forge.value, event.repo.full_name
+    forge, repo = event.repo.forge.value, event.repo.path
     name = event.command.name.value
     return (
         JobSpec(

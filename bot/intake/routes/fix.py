@@ -12,7 +12,7 @@ from bot.intake.routing import JobSpec, QueueName, Route, job_id
 def _on_command(event: Event) -> Iterable[JobSpec]:
     if not isinstance(event, CommandEvent) or event.command.name is not CommandName.FIX:
         return ()
-    forge, repo = event.repo.forge.value, event.repo.full_name
+    forge, repo = event.repo.forge.value, event.repo.path
     return (
         JobSpec(
             queue=QueueName.FIX,

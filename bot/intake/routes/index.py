@@ -12,7 +12,7 @@ from bot.intake.routing import JobSpec, QueueName, Route, job_id
 def _on_push(event: Event) -> Iterable[JobSpec]:
     if not isinstance(event, PushEvent):
         return ()
-    forge, repo = event.repo.forge.value, event.repo.full_name
+    forge, repo = event.repo.forge.value, event.repo.path
     return (
         JobSpec(
             queue=QueueName.INDEX,
@@ -33,7 +33,7 @@ def _on_push(event: Event) -> Iterable[JobSpec]:
 def _on_closed(event: Event) -> Iterable[JobSpec]:
     if not isinstance(event, PullRequestEvent) or event.action is not PullAction.CLOSED:
         return ()
-    forge, repo = event.repo.forge.value, event.repo.full_name
+    forge, repo = event.repo.forge.value, event.repo.path
     return (
         JobSpec(
             queue=QueueName.INDEX,

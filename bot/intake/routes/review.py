@@ -27,7 +27,7 @@ def supersede_key(forge: str, repo: str, number: int) -> str:
 def _on_pull(event: Event) -> Iterable[JobSpec]:
     if not isinstance(event, PullRequestEvent) or event.action is PullAction.CLOSED:
         return ()
-    forge, repo = event.repo.forge.value, event.repo.full_name
+    forge, repo = event.repo.forge.value, event.repo.path
     return (
         JobSpec(
             queue=QueueName.REVIEW,
@@ -47,7 +47,7 @@ def _on_command(event: Event) -> Iterable[JobSpec]:
         and event.target is TargetKind.PULL
     ):
         return ()
-    forge, repo = event.repo.forge.value, event.repo.full_name
+    forge, repo = event.repo.forge.value, event.repo.path
     return (
         JobSpec(
             queue=QueueName.REVIEW,

@@ -31,7 +31,7 @@ def _on_command(event: Event) -> Iterable[JobSpec]:
     reason = _misuse(event)
     if reason is None:
         return ()
-    forge, repo = event.repo.forge.value, event.repo.full_name
+    forge, repo = event.repo.forge.value, event.repo.path
     return (
         JobSpec(
             queue=QueueName.REVIEW,

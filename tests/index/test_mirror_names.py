@@ -4,7 +4,7 @@ from __future__ import annotations
 
 from pathlib import Path
 
-from bot.forge.types import RepoRef
+from bot.domain import RepoRef
 from bot.index.indexing import forge_host, mirror_path, retire_legacy_mirror
 from bot.settings import Settings
 

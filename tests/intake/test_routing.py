@@ -2,14 +2,13 @@ from __future__ import annotations
 
 import re
 
+from bot.domain import Forge, RepoRef
 from bot.intake.events import (
     Command,
     CommandEvent,
     CommandName,
-    Forge,
     PullAction,
     PullRequestEvent,
-    RepoRef,
     TargetKind,
 )
 from bot.intake.routes import all_routes
