@@ -7,14 +7,10 @@ from collections.abc import Sequence
 
 from bot.forge.types import Comment
 from bot.llm import (
-    LLMConfig,
-    OpenAIClient,
     PromptLayout,
     Section,
-    derive_nonce,
-    new_nonce,
-    tokenizer_for,
 )
+from bot.llm.model import fence_nonce, open_model
 from bot.llm.prompts import load
 from bot.review.ask import Answer, answer_question
 from bot.settings import Settings
@@ -47,16 +43,11 @@ async def answer_in_thread(
     thread: Sequence[Comment],
     question: str,
 ) -> Answer:
-    config = LLMConfig.from_settings(settings)
-    key = settings.llm_fence_key
-    nonce = derive_nonce(key.get_secret_value().encode(), *scope) if key else new_nonce()
+    nonce = fence_nonce(settings, *scope)
     layout = thread_layout(
         finding=finding.body, code=code, thread=thread, question=question, nonce=nonce
     )
-    async with OpenAIClient(config) as client:
+    async with open_model(settings) as model:
         return await answer_question(
-            client,
-            tokenizer_for(config, client),
-            layout,
-            context_tokens=settings.llm_context_tokens,
+            model.llm, model.tokenizer, layout, context_tokens=model.context_tokens
         )

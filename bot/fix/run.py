@@ -18,7 +18,7 @@ from bot.fix.retrieval import IndexSearch, index_workspace
 from bot.fix.sandbox import Limits, QueuedSandbox, SandboxRunner, isolation
 from bot.fix.workspace import GitWorkspace
 from bot.index.indexing import index_lock
-from bot.llm import LLMConfig, OpenAIClient, derive_nonce, new_nonce, tokenizer_for
+from bot.llm.model import open_model
 from bot.repoconfig import FixConfig
 from bot.sandbox import bwrap
 from bot.settings import Settings
@@ -136,9 +136,6 @@ async def run_fix(
     repo: str | None = None,
     forge: str | None = None,
 ) -> FixOutcome:
-    llm_config = LLMConfig.from_settings(settings)
-    key = settings.llm_fence_key
-    nonce = derive_nonce(key.get_secret_value().encode(), *scope) if key else new_nonce()
     context = settings.llm_context_tokens
     options = FixOptions.for_context(
         context,
@@ -149,13 +146,13 @@ async def run_fix(
     progress("indexing the repository")
     search, note = open_search(settings, workspace, scratch)
     try:
-        async with OpenAIClient(llm_config) as client:
+        async with open_model(settings) as model:
             outcome = await fix_issue(
                 issue,
                 source=workspace,
-                llm=client,
-                tokenizer=tokenizer_for(llm_config, client),
-                nonce=nonce,
+                llm=model.llm,
+                tokenizer=model.tokenizer,
+                nonce=model.nonce(*scope),
                 search=search,
                 tests=test_runner(
                     config, workspace.root, settings, scratch, repo=repo, forge=forge

@@ -8,18 +8,14 @@ from bot.domain import RepoRef
 from bot.forge.protocol import Forge
 from bot.llm import (
     LLM,
-    LLMConfig,
-    OpenAIClient,
     PromptLayout,
     PromptTooLongError,
     Section,
     Tokenizer,
     Usage,
-    derive_nonce,
     fit,
-    new_nonce,
-    tokenizer_for,
 )
+from bot.llm.model import fence_nonce, open_model
 from bot.llm.prompts import load
 from bot.review.context import ParseCache, file_context
 from bot.review.diff import DiffError, parse_diff
@@ -95,10 +91,7 @@ async def ask_change(
     diffs = "\n\n".join(numbered_diff(f) for f in files)
     cache = ParseCache(sources)  # each source parsed once for the whole question
     context = "\n\n".join(text for f in files if (text := file_context(f, sources, cache=cache)))
-    llm_config = LLMConfig.from_settings(settings)
-    key = settings.llm_fence_key
-    scope = (repo.forge, repo.path, str(number), "ask")
-    nonce = derive_nonce(key.get_secret_value().encode(), *scope) if key else new_nonce()
+    nonce = fence_nonce(settings, repo.forge, repo.path, str(number), "ask")
     layout = ask_layout(
         question=question,
         title=change.title,
@@ -107,10 +100,7 @@ async def ask_change(
         context=context,
         nonce=nonce,
     )
-    async with OpenAIClient(llm_config) as client:
+    async with open_model(settings) as model:
         return await answer_question(
-            client,
-            tokenizer_for(llm_config, client),
-            layout,
-            context_tokens=settings.llm_context_tokens,
+            model.llm, model.tokenizer, layout, context_tokens=model.context_tokens
         )

@@ -4,7 +4,7 @@ from __future__ import annotations
 
 from collections.abc import Callable
 
-from bot.llm import LLMConfig, OpenAIClient, derive_nonce, new_nonce, tokenizer_for
+from bot.llm.model import Model, open_model
 from bot.review.pipeline import ReviewInput, ReviewResult, review_diff
 from bot.settings import Settings
 
@@ -16,17 +16,22 @@ async def run_review(
     scope: tuple[str, ...],
     already_posted: frozenset[str] = frozenset(),
     progress: Callable[[str], None] | None = None,
+    model: Model | None = None,
 ) -> ReviewResult:
-    config = LLMConfig.from_settings(settings)
-    key = settings.llm_fence_key
-    nonce = derive_nonce(key.get_secret_value().encode(), *scope) if key else new_nonce()
-    async with OpenAIClient(config) as client:
+    """Review with ``model`` when given, else with the configured model server's."""
+
+    async def review(with_model: Model) -> ReviewResult:
         return await review_diff(
             request,
-            client,
-            tokenizer_for(config, client),
-            nonce=nonce,
-            context_tokens=settings.llm_context_tokens,
+            with_model.llm,
+            with_model.tokenizer,
+            nonce=with_model.nonce(*scope),
+            context_tokens=with_model.context_tokens,
             already_posted=already_posted,
             progress=progress,
         )
+
+    if model is not None:
+        return await review(model)
+    async with open_model(settings) as opened:
+        return await review(opened)
