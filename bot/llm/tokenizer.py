@@ -26,7 +26,6 @@ from bot.llm.config import LLMConfig
 from bot.llm.protocol import Tokenizer
 from bot.llm.types import Message
 
-
 MEMO_ENTRIES = 64  # message texts whose counts are remembered (least recently used out)
 MEMO_MAX_CHARS = 64 * 1024  # longer texts are counted each time (memory stays small)
 
