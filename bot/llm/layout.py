@@ -90,13 +90,14 @@ async def fit(
     fitted = layout
     total = await tokenizer.count_chat(sent(fitted))
     cut = 0
+    encoded: dict[str, list[int]] = {}  # each original section tokenised once, not per round
     for _ in range(rounds):
         if total <= budget:
             return fitted
         # Cut more from the original each round: token boundaries at the new ends merge
         # differently, so one exact cut is not guaranteed to land within the budget.
         cut += total - budget
-        fitted = await _trim(layout, tokenizer, excess=cut)
+        fitted = await _trim(layout, _Memo(tokenizer, encoded), excess=cut)
         total = await tokenizer.count_chat(sent(fitted))
     if total <= budget:
         return fitted
@@ -108,7 +109,20 @@ async def fit(
     )
 
 
-async def _trim(layout: PromptLayout, tokenizer: Tokenizer, *, excess: int) -> PromptLayout:
+class _Memo:
+    """``tokenizer``'s encodings remembered in ``encoded`` (one ``fit`` call's sections)."""
+
+    def __init__(self, tokenizer: Tokenizer, encoded: dict[str, list[int]]) -> None:
+        self.tokenizer = tokenizer
+        self._encoded = encoded
+
+    async def encode(self, text: str) -> list[int]:
+        if text not in self._encoded:
+            self._encoded[text] = await self.tokenizer.encode(text)
+        return self._encoded[text]
+
+
+async def _trim(layout: PromptLayout, tokenizer: _Memo, *, excess: int) -> PromptLayout:
     need = excess
     specific = list(layout.specific)
     shared = list(layout.shared)
@@ -121,7 +135,7 @@ async def _trim(layout: PromptLayout, tokenizer: Tokenizer, *, excess: int) -> P
     return replace(layout, shared=tuple(shared), specific=tuple(specific))
 
 
-async def _cut(section: Section, tokenizer: Tokenizer, need: int) -> tuple[Section, int]:
+async def _cut(section: Section, tokenizer: _Memo, need: int) -> tuple[Section, int]:
     """The section cut from its end to save ``need`` tokens if it can, and the tokens saved."""
     if not section.trimmable:
         return section, 0
@@ -133,5 +147,5 @@ async def _cut(section: Section, tokenizer: Tokenizer, need: int) -> tuple[Secti
     cut = min(spare, need + note_tokens)
     if cut <= note_tokens:
         return section, 0
-    kept = await tokenizer.decode(tokens[: len(tokens) - cut])
+    kept = await tokenizer.tokenizer.decode(tokens[: len(tokens) - cut])
     return replace(section, text=kept + TRUNCATED.format(count=cut)), cut - note_tokens

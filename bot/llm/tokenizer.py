@@ -7,10 +7,16 @@ the ChatML frame (``<|im_start|>ROLE\n ... <|im_end|>\n`` per message, then
 /tokenize exactly for SmolLM2 when the first message is a system message. For a model with
 another template, pass ``frame_tokens`` (tokens around each message besides the role) and
 ``generation_prompt_tokens``, or count with vLLM's /tokenize instead.
+
+Counting is the cost of fitting prompts (``bot.llm.layout.fit``): ids come from
+``encode_batch_fast`` (no character offsets computed), and the counts of recent message texts
+are remembered, so the system message every prompt of a job shares (instructions, rules, the
+answer's schema) is tokenised once, not once per file.
 """
 
 from __future__ import annotations
 
+from collections import OrderedDict
 from collections.abc import Sequence
 from pathlib import Path
 
@@ -19,6 +25,9 @@ from tokenizers import Tokenizer as HFTokenizer
 from bot.llm.config import LLMConfig
 from bot.llm.protocol import Tokenizer
 from bot.llm.types import Message
+
+MEMO_ENTRIES = 64  # message texts whose counts are remembered (least recently used out)
+MEMO_MAX_CHARS = 64 * 1024  # longer texts are counted each time (memory stays small)
 
 
 class LocalTokenizer:
@@ -35,24 +44,40 @@ class LocalTokenizer:
         self._frame = frame_tokens
         self._generation_prompt = generation_prompt_tokens
         self._tokenizer: HFTokenizer | None = None
+        self._counts: OrderedDict[str, int] = OrderedDict()
 
     def _loaded(self) -> HFTokenizer:
         if self._tokenizer is None:
             self._tokenizer = HFTokenizer.from_file(str(self._path))
         return self._tokenizer
 
+    def _ids(self, text: str) -> list[int]:
+        tokenizer = self._loaded()
+        fast = getattr(tokenizer, "encode_batch_fast", None)  # tokenizers >= 0.20
+        if fast is not None:
+            return list(fast([text], add_special_tokens=False)[0].ids)
+        return list(tokenizer.encode(text, add_special_tokens=False).ids)
+
+    def _count(self, text: str) -> int:
+        if len(text) > MEMO_MAX_CHARS:
+            return len(self._ids(text))
+        count = self._counts.get(text)
+        if count is None:
+            count = self._counts[text] = len(self._ids(text))
+            if len(self._counts) > MEMO_ENTRIES:
+                self._counts.popitem(last=False)
+        else:
+            self._counts.move_to_end(text)
+        return count
+
     async def encode(self, text: str) -> list[int]:
-        return list(self._loaded().encode(text, add_special_tokens=False).ids)
+        return self._ids(text)
 
     async def decode(self, tokens: Sequence[int]) -> str:
         return str(self._loaded().decode(list(tokens), skip_special_tokens=False))
 
     async def count_chat(self, messages: Sequence[Message]) -> int:
-        tokenizer = self._loaded()
-
-        def count(text: str) -> int:
-            return len(tokenizer.encode(text, add_special_tokens=False).ids)
-
+        count = self._count
         total = sum(
             count(message.role) + count(message.content) + self._frame for message in messages
         )

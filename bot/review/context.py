@@ -7,6 +7,7 @@ Kept within a line budget per file; what was cut is said in the text itself.
 
 from __future__ import annotations
 
+from bisect import bisect_left, bisect_right
 from collections.abc import Mapping
 from dataclasses import dataclass
 
@@ -97,14 +98,17 @@ class ParseCache:
         return found
 
 
-def _innermost(defs: tuple[Definition, ...], line0: int) -> Definition | None:
-    best: Definition | None = None
-    for d in defs:
-        if d.start_line <= line0 <= d.end_line and (
-            best is None or d.end_line - d.start_line < best.end_line - best.start_line
-        ):
-            best = d
-    return best
+def _innermost(defs: tuple[Definition, ...], lines0: list[int]) -> dict[int, Definition]:
+    """The innermost definition around each of the sorted ``lines0`` (the smallest span; the
+    first of equal ones), in one pass: time grows with the lines times the nesting depth, not
+    with the lines times all the file's definitions (a new 400 KB file has thousands of both)."""
+    order = sorted(range(len(defs)), key=lambda i: (defs[i].start_line - defs[i].end_line, -i))
+    found: dict[int, Definition] = {}
+    for i in order:  # widest first, so narrower ones (and earlier equal ones) overwrite
+        d = defs[i]
+        for line0 in lines0[bisect_left(lines0, d.start_line) : bisect_right(lines0, d.end_line)]:
+            found[line0] = d
+    return found
 
 
 def _numbered(lines: list[str], start0: int, end0: int) -> str:
@@ -134,8 +138,10 @@ def file_context(
     shown: set[tuple[int, int]] = set()
     used = 0
     omitted: list[str] = []
-    for line in sorted(file.added_lines):
-        scope = _innermost(mine.definitions, line - 1)
+    added = sorted(file.added_lines)
+    scopes = _innermost(mine.definitions, [line - 1 for line in added])
+    for line in added:
+        scope = scopes.get(line - 1)
         if scope is None or (scope.start_line, scope.end_line) in shown:
             continue
         shown.add((scope.start_line, scope.end_line))

@@ -80,9 +80,11 @@ def test_reset_time_from_headers() -> None:
     epoch = int((datetime.now(UTC) + timedelta(seconds=90)).timestamp())
     reset = reset_time({"X-RateLimit-Remaining": "0", "X-RateLimit-Reset": str(epoch)})
     assert reset == datetime.fromtimestamp(epoch, UTC)
+    before = datetime.now(UTC)
     retry_after = reset_time({"Retry-After": "30"})
+    after = datetime.now(UTC)  # bracketed: exact however long the call took
     assert retry_after is not None
-    assert timedelta(seconds=25) < retry_after - datetime.now(UTC) <= timedelta(seconds=30)
+    assert before + timedelta(seconds=30) <= retry_after <= after + timedelta(seconds=30)
     assert reset_time({"X-RateLimit-Remaining": "10"}) is None
 
 

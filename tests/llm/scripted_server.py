@@ -42,6 +42,9 @@ class Reply:
     events: list[Any] | None = None  # SSE: dicts are sent as JSON, strings as they are;
     # the string ABORT drops the connection at that point
     runaway: bool = False  # a model that writes until max_tokens cuts it (see runaway_reply)
+    # Held until this many requests were in flight at once (then answered at once), at most
+    # ``delay_s``: a test waits for the concurrency it expects instead of racing a delay.
+    until_in_flight: int = 0
 
 
 def chat_reply(
@@ -224,7 +227,9 @@ class ScriptedServer:
         self.in_flight += 1
         self.max_in_flight = max(self.max_in_flight, self.in_flight)
         try:
-            if reply.delay_s and not await self._wait(receive, reply.delay_s):
+            if reply.until_in_flight:
+                await self._hold(reply.until_in_flight, reply.delay_s)
+            elif reply.delay_s and not await self._wait(receive, reply.delay_s):
                 return
         finally:
             self.in_flight -= 1
@@ -254,6 +259,12 @@ class ScriptedServer:
             await _send(send, reply.status, raw, reply.headers, content_type=b"text/plain")
         else:
             await _send_json(send, reply.status, reply.body or {}, reply.headers)
+
+    async def _hold(self, in_flight: int, limit_s: float) -> None:
+        """Until ``in_flight`` requests were in flight together, or ``limit_s`` passed."""
+        deadline = time.monotonic() + limit_s
+        while self.max_in_flight < in_flight and time.monotonic() < deadline:
+            await asyncio.sleep(0.01)
 
     async def _wait(self, receive: Receive, delay_s: float) -> bool:
         """Sleep ``delay_s``; False (and a recorded disconnect) if the client goes away."""

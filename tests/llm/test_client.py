@@ -29,6 +29,14 @@ from tests.llm.scripted_server import (
 )
 
 HELLO = [Message("system", "You are terse."), Message("user", "Say hi.")]
+HOLD_LIMIT_S = 120.0  # a held reply answers anyway after this: only a failing test waits it
+
+
+def held(reply: Reply, in_flight: int) -> Reply:
+    """``reply`` answered once ``in_flight`` requests are in flight together (see Reply)."""
+    reply.until_in_flight = in_flight
+    reply.delay_s = HOLD_LIMIT_S
+    return reply
 
 
 def config(*urls: str, **overrides: object) -> LLMConfig:
@@ -177,8 +185,8 @@ def test_all_replicas_dead_gives_a_clear_error() -> None:
 def test_load_is_spread_over_healthy_replicas(
     scripted: ScriptedServer, scripted_b: ScriptedServer
 ) -> None:
-    for server in (scripted, scripted_b):
-        server.push(*[chat_reply("ok", delay_s=0.3) for _ in range(3)])
+    for server in (scripted, scripted_b):  # each answers once it has its three at once
+        server.push(*[held(chat_reply("ok"), 3) for _ in range(3)])
 
     async def go() -> None:
         async with client(scripted.base_url, scripted_b.base_url) as llm:
@@ -190,7 +198,7 @@ def test_load_is_spread_over_healthy_replicas(
 
 
 def test_concurrency_is_limited(scripted: ScriptedServer) -> None:
-    scripted.push(*[chat_reply(str(i), delay_s=0.2) for i in range(6)])
+    scripted.push(*[held(chat_reply(str(i)), 2) for i in range(6)])  # answered once 2 wait
 
     async def go() -> list[str]:
         async with client(scripted.base_url, max_concurrency=2) as llm:
@@ -248,7 +256,8 @@ def test_a_stream_that_does_not_start_in_time_is_retried(scripted: ScriptedServe
     scripted.push(slow, stream_reply(["on", " time"]))
 
     async def go() -> str:
-        async with client(scripted.base_url, timeout_s=0.3) as llm:
+        # The on-time stream must start within the timeout even on a busy machine: 5 s.
+        async with client(scripted.base_url, timeout_s=5.0) as llm:
             events = [event async for event in llm.stream(HELLO, max_tokens=5)]
             done = events[-1]
             assert isinstance(done, StreamDone)

@@ -209,3 +209,20 @@ def test_tokenizer_for_prefers_local_files(tokenizer_json: Path, scripted: Scrip
     assert run(chosen.encode("the quick")) == run(
         LocalTokenizer(tokenizer_json).encode("the quick")
     )
+
+
+def test_local_tokenizer_counts_stay_exact_past_its_memo(tokenizer_json: Path) -> None:
+    """The counts of recent message texts are remembered (the system prompt every file's
+    prompt shares); evicted, long or new texts are counted afresh: always the same counts."""
+    from bot.llm.tokenizer import MEMO_ENTRIES, MEMO_MAX_CHARS
+
+    local = LocalTokenizer(tokenizer_json.parent)
+    system = Message("system", "the quick brown fox " * 50)
+    long_text = "def add(a, b):\n    return a + b\n" * (MEMO_MAX_CHARS // 30 + 1)
+    assert len(long_text) > MEMO_MAX_CHARS
+    asked = [[system, Message("user", f"system user {i} " * (i % 7 + 1))] for i in range(80)]
+    asked += [[system, Message("user", long_text)], *asked[:3]]  # evicted ones, asked again
+    assert len(asked) > MEMO_ENTRIES
+    for messages in asked:
+        expected = run(LocalTokenizer(tokenizer_json.parent).count_chat(messages))
+        assert run(local.count_chat(messages)) == expected

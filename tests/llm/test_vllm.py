@@ -228,21 +228,23 @@ def test_cancelled_request_is_aborted_by_the_server(vllm_server: VLLMServer) -> 
             task = asyncio.create_task(
                 llm.complete([Message("user", "Write a very long story.")], max_tokens=1500)
             )
-            for _ in range(600):  # bounded wait until vLLM is generating
-                if await asyncio.to_thread(_running, vllm_server) >= 1:
-                    break
-                await asyncio.sleep(0.05)
+            # Waits for the conditions (a busy CPU vLLM may take long to start), not a count.
+            await _until(lambda: _running(vllm_server) >= 1, "vLLM never started generating")
             task.cancel()
             with pytest.raises(asyncio.CancelledError):
                 await task
-            for _ in range(600):  # bounded wait until vLLM has aborted it
-                if await asyncio.to_thread(_running, vllm_server) == 0:
-                    break
-                await asyncio.sleep(0.05)
-            assert await asyncio.to_thread(_running, vllm_server) == 0
+            await _until(lambda: _running(vllm_server) == 0, "vLLM never aborted the request")
             assert llm.healthy_replicas() == [vllm_server.base_url]
 
     run(go())
+
+
+async def _until(condition: Callable[[], bool], failure: str) -> None:
+    """Poll ``condition`` (in a thread: it may do HTTP) until true; fail past the deadline."""
+    deadline = time.monotonic() + REQUEST_TIMEOUT_S
+    while not await asyncio.to_thread(condition):
+        assert time.monotonic() < deadline, failure
+        await asyncio.sleep(0.05)
 
 
 def _running(server: VLLMServer) -> float:
