@@ -250,7 +250,12 @@ def key_list() -> None:
 @app.command()
 def worker(
     queue: Annotated[
-        list[str] | None, typer.Option("--queue", "-q", help="Queue(s): index, review, fix.")
+        list[str] | None,
+        typer.Option(
+            "--queue",
+            "-q",
+            help="Queue(s): index, review, fix, status (every worker takes status first).",
+        ),
     ] = None,
     burst: Annotated[bool, typer.Option(help="Exit when the queues are empty.")] = False,
     name: Annotated[str | None, typer.Option(help="Worker name.")] = None,
@@ -286,7 +291,7 @@ def worker(
     try:
         queues = [QueueName(q) for q in (queue or [q.value for q in QueueName])]
     except ValueError as exc:
-        typer.echo(f"assist worker: {exc}; queues are index, review, fix", err=True)
+        typer.echo(f"assist worker: {exc}; queues are index, review, fix, status", err=True)
         raise typer.Exit(2) from exc
     configure_logging(settings.log_level)
     run_worker(settings, queues, burst=burst, name=name)

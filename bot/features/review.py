@@ -7,6 +7,8 @@ import logging
 from collections.abc import Iterable
 from typing import Any
 
+from rq import get_current_job
+
 from bot.events import CommandEvent, CommandName, Event, PullAction, PullRequestEvent, TargetKind
 from bot.features._kwargs import command_kwargs, pull_kwargs
 from bot.feedback.guidance import Guidance
@@ -15,6 +17,7 @@ from bot.feedback.outcome import Kind
 from bot.feedback.store import Observed, SqlFeedback
 from bot.forge.protocol import Forge
 from bot.forge.types import RepoRef
+from bot.jobs.announce import after_announce
 from bot.jobs.context import WorkerContext
 from bot.jobs.forge import accept_command, job_forge, job_repo
 from bot.jobs.indexing import related_code
@@ -45,6 +48,7 @@ def _on_pull(event: Event) -> Iterable[JobSpec]:
             kwargs=pull_kwargs(event),
             description=f"review {forge}:{repo}#{event.number}@{event.head_sha[:12]}",
             supersede_key=supersede_key(forge, repo, event.number),
+            announce="review",
         ),
     )
 
@@ -65,6 +69,7 @@ def _on_command(event: Event) -> Iterable[JobSpec]:
             kwargs={**command_kwargs(event), "head_sha": None, "trigger": "command"},
             description=f"review {forge}:{repo}#{event.number} (command {event.comment_id})",
             supersede_key=supersede_key(forge, repo, event.number),
+            announce="review",
         ),
     )
 
@@ -89,6 +94,8 @@ def review_job(ctx: WorkerContext, **kwargs: Any) -> dict[str, Any]:
     repo = job_repo(kwargs)
     number = int(kwargs["number"])
     trigger = str(kwargs.get("trigger") or "")
+    if (job := get_current_job()) is not None:
+        after_announce(ctx.redis, job.id)  # "queued" never lands after what this job shows
     forge = job_forge(ctx, kwargs)
     if trigger == "command":
         _comment, refused = accept_command(forge, repo, kwargs, refusal=REFUSAL)
