@@ -21,6 +21,7 @@ from typing import Any
 
 from redis import Redis
 from redis.exceptions import LockError
+from rq import get_current_job
 from rq.exceptions import NoSuchJobError
 from rq.job import Job, JobStatus
 
@@ -78,11 +79,12 @@ def announce_forge(ctx: WorkerContext, kwargs: Mapping[str, Any]) -> Forge:
         github_write_pause_s=0,
         github_check_runs=settings.github_check_runs,
     )
+    job = get_current_job()
     return AuditedForge(
         inner,
         SqlAuditLog(ctx.engine),
         actor=str(kwargs.get("author") or ""),
-        job_id=str(kwargs.get("for_job") or ""),
+        job_id=job.id if job is not None else "",
     )
 
 
