@@ -474,6 +474,61 @@ def review(
         raise typer.Exit(1)
 
 
+@app.command("ask")
+def ask(
+    question: Annotated[str, typer.Argument(help="The question about the change.")],
+    repo: Annotated[Path, typer.Option(help="A local git repository.")] = Path(),
+    base: Annotated[str, typer.Option(help="The branch or commit the change goes into.")] = "main",
+    head: Annotated[str | None, typer.Option(help="The change (default: HEAD).")] = None,
+) -> None:
+    """Answer QUESTION about the change from BASE to HEAD of a local repository, as
+    `/assist ask` does on a pull request, with the configured model."""
+    import asyncio
+
+    from bot.llm import LLMError
+    from bot.repoconfig import RepoConfigError
+    from bot.review.ask import ask_about
+    from bot.review.diff import DiffError, parse_diff
+    from bot.review.local import LocalRepoError, local_change
+
+    if not question.strip():
+        typer.echo("assist ask: the question is empty", err=True)
+        raise typer.Exit(2)
+    settings = _settings()
+    try:
+        change = local_change(repo, base, head)
+    except (LocalRepoError, RepoConfigError) as exc:
+        typer.echo(f"assist ask: {exc}", err=True)
+        raise typer.Exit(2) from exc
+    if not change.diff:
+        typer.echo(f"assist ask: no changes between {base} and {head or 'HEAD'}", err=True)
+        raise typer.Exit(2)
+    try:
+        files = parse_diff(change.diff)
+    except DiffError as exc:
+        typer.echo(f"assist ask: the diff cannot be read: {exc}", err=True)
+        raise typer.Exit(2) from exc
+    settings = _model_ready(settings, "ask")
+    try:
+        answer = asyncio.run(
+            ask_about(
+                settings,
+                question,
+                title=change.title,
+                body=change.body,
+                files=files,
+                sources=change.sources,
+                scope=("local", str(repo.resolve()), change.head_sha, "ask"),
+            )
+        )
+    except LLMError as exc:
+        typer.echo(f"assist ask: the model failed: {exc}", err=True)
+        raise typer.Exit(1) from exc
+    sys.stdout.write(answer.text.rstrip() + "\n")
+    if answer.trimmed:
+        typer.echo("assist ask: the change was trimmed to fit the model's context", err=True)
+
+
 @app.command("fix")
 def fix(
     repo: Annotated[Path, typer.Option(help="A local git repository.")] = Path(),

@@ -1,0 +1,81 @@
+"""`assist ask --repo PATH --base REF "question"`: the `/assist ask` pipeline (bot/review/ask.py)
+on a local change, against a scripted model server; with the model server down it fails in
+seconds with a message naming the URL."""
+
+from __future__ import annotations
+
+import subprocess
+import time
+from pathlib import Path
+
+from tests.llm.scripted_server import ScriptedServer, chat_reply, dead_url
+from tests.review.test_pipeline import repo  # noqa: F401  (fixture: a repository with a change)
+from tests.support.processes import ROOT, assist_cmd, assist_env
+
+QUESTION = "Why does the loop start at 1?"
+
+
+def ask(repo: Path, env: dict[str, str], *args: str) -> subprocess.CompletedProcess[str]:
+    return subprocess.run(
+        assist_cmd("ask", "--repo", str(repo), "--base", "main", *args),
+        env=assist_env(env),
+        cwd=ROOT,
+        capture_output=True,
+        text=True,
+        timeout=120,
+        check=False,
+    )
+
+
+def scripted_env(scripted: ScriptedServer) -> dict[str, str]:
+    return {
+        "ASSIST_LLM_BASE_URLS": scripted.base_url,
+        "ASSIST_LLM_MODEL": "scripted",  # the served name the model check expects
+        "ASSIST_LLM_MAX_RETRIES": "0",
+        "ASSIST_LLM_CONTEXT_TOKENS": "32768",
+    }
+
+
+def test_ask_answers_about_the_local_change(
+    repo: Path,  # noqa: F811
+    scripted: ScriptedServer,
+) -> None:
+    scripted.push(chat_reply("It skips the first item: `range(1, len(items))` starts at 1."))
+    done = ask(repo, scripted_env(scripted), QUESTION)
+    assert done.returncode == 0, done.stderr
+    assert done.stdout == "It skips the first item: `range(1, len(items))` starts at 1.\n"
+    assert "Traceback" not in done.stderr
+    (request,) = scripted.chat_requests()
+    prompt = "\n".join(str(m["content"]) for m in request["messages"])
+    # the real ask prompt: the question, the change's title and its diff and code
+    assert QUESTION in prompt
+    assert "Iterate by index" in prompt
+    assert "for i in range(1, len(items)):" in prompt
+
+
+def test_ask_with_the_model_down_fails_within_10_s_naming_the_url(
+    repo: Path,  # noqa: F811
+    tmp_path: Path,
+) -> None:
+    dead = dead_url()
+    began = time.monotonic()
+    done = ask(repo, {"ASSIST_LLM_BASE_URLS": dead, "ASSIST_CACHE_DIR": str(tmp_path / "c")}, "?")
+    elapsed = time.monotonic() - began
+    assert done.returncode == 1
+    assert f"assist ask: the model server at {dead.rstrip('/')} is not reachable" in done.stderr
+    assert "Traceback" not in done.stderr
+    assert done.stdout == ""
+    assert elapsed < 10, f"took {elapsed:.1f} s"
+
+
+def test_ask_without_a_change_or_a_question_says_so(
+    repo: Path,  # noqa: F811
+    scripted: ScriptedServer,
+) -> None:
+    same = ask(repo, scripted_env(scripted), QUESTION, "--head", "main")
+    assert same.returncode == 2
+    assert "no changes between main and main" in same.stderr
+    empty = ask(repo, scripted_env(scripted), "  ")
+    assert empty.returncode == 2
+    assert "the question is empty" in empty.stderr
+    assert scripted.chat_requests() == []
