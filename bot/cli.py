@@ -485,10 +485,7 @@ def ask(
     `/assist ask` does on a pull request, with the configured model."""
     import asyncio
 
-    from bot.llm import LLMError
     from bot.repoconfig import RepoConfigError
-    from bot.review.ask import ask_about
-    from bot.review.diff import DiffError, parse_diff
     from bot.review.local import LocalRepoError, local_change
 
     if not question.strip():
@@ -503,12 +500,16 @@ def ask(
     if not change.diff:
         typer.echo(f"assist ask: no changes between {base} and {head or 'HEAD'}", err=True)
         raise typer.Exit(2)
+    settings = _model_ready(settings, "ask")  # before the pipeline's imports: fails at once
+    from bot.llm import LLMError
+    from bot.review.ask import ask_about
+    from bot.review.diff import DiffError, parse_diff
+
     try:
         files = parse_diff(change.diff)
     except DiffError as exc:
         typer.echo(f"assist ask: the diff cannot be read: {exc}", err=True)
         raise typer.Exit(2) from exc
-    settings = _model_ready(settings, "ask")
     try:
         answer = asyncio.run(
             ask_about(

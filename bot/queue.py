@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import contextlib
 import logging
 from collections.abc import Sequence
 from dataclasses import dataclass
@@ -91,7 +92,7 @@ class RQJobQueue:
         """Queue the tiny job that shows ``spec``'s job on the forge while it waits (the web
         process never calls a forge). After the job itself, so the announce can find it."""
         p = self._policy
-        try:
+        with contextlib.suppress(DuplicateJobError):  # announced already
             self.queue(QueueName.STATUS).enqueue_call(
                 func=ANNOUNCE_JOB,
                 kwargs={**dict(spec.kwargs), "for_job": spec.job_id, "kind": spec.announce},
@@ -102,8 +103,6 @@ class RQJobQueue:
                 description=f"announce {spec.description}",
                 unique=True,
             )
-        except DuplicateJobError:
-            pass
 
     def _supersede(self, key: str, job_id: str) -> None:
         """Mark ``job_id`` the newest of its key. Older jobs still queued are skipped, not

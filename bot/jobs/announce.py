@@ -128,9 +128,7 @@ def announce_job(**kwargs: Any) -> dict[str, Any]:
             return {"status": "skipped", "reason": reason}
         try:
             forge = announce_forge(ctx, kwargs)
-            return show_queued(
-                forge, job_repo(kwargs), kwargs, prefix=ctx.settings.command_prefix
-            )
+            return show_queued(forge, job_repo(kwargs), kwargs, prefix=ctx.settings.command_prefix)
         except ForgeError as exc:
             log.warning("could not announce job %s: %s", target, exc, extra={"job_id": target})
             return {"status": "failed", "reason": type(exc).__name__}

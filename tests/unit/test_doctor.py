@@ -30,8 +30,8 @@ from bot.doctor import (
 )
 from bot.queue import queue_name
 from bot.routing import QueueName
-from bot.worker import status_first
 from bot.settings import Settings
+from bot.worker import status_first
 from tests.forge.conftest import APP_ID, GITLAB_BOT, GITLAB_TOKEN, REPO
 from tests.llm.scripted_server import ScriptedServer, dead_url
 from tests.support.processes import ROOT, assist_cmd, assist_env
