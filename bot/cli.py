@@ -251,7 +251,12 @@ def key_list() -> None:
 @app.command()
 def worker(
     queue: Annotated[
-        list[str] | None, typer.Option("--queue", "-q", help="Queue(s): index, review, fix.")
+        list[str] | None,
+        typer.Option(
+            "--queue",
+            "-q",
+            help="Queue(s): index, review, fix, status (every worker takes status first).",
+        ),
     ] = None,
     burst: Annotated[bool, typer.Option(help="Exit when the queues are empty.")] = False,
     name: Annotated[str | None, typer.Option(help="Worker name.")] = None,
@@ -287,7 +292,7 @@ def worker(
     try:
         queues = [QueueName(q) for q in (queue or [q.value for q in QueueName])]
     except ValueError as exc:
-        typer.echo(f"assist worker: {exc}; queues are index, review, fix", err=True)
+        typer.echo(f"assist worker: {exc}; queues are index, review, fix, status", err=True)
         raise typer.Exit(2) from exc
     configure_logging(settings.log_level)
     run_worker(settings, queues, burst=burst, name=name)
@@ -468,6 +473,62 @@ def review(
         typer.echo(f"assist review: {result.headline()}", err=True)
     if result.review_failed:
         raise typer.Exit(1)
+
+
+@app.command("ask")
+def ask(
+    question: Annotated[str, typer.Argument(help="The question about the change.")],
+    repo: Annotated[Path, typer.Option(help="A local git repository.")] = Path(),
+    base: Annotated[str, typer.Option(help="The branch or commit the change goes into.")] = "main",
+    head: Annotated[str | None, typer.Option(help="The change (default: HEAD).")] = None,
+) -> None:
+    """Answer QUESTION about the change from BASE to HEAD of a local repository, as
+    `/assist ask` does on a pull request, with the configured model."""
+    import asyncio
+
+    from bot.repoconfig import RepoConfigError
+    from bot.review.local import LocalRepoError, local_change
+
+    if not question.strip():
+        typer.echo("assist ask: the question is empty", err=True)
+        raise typer.Exit(2)
+    settings = _settings()
+    try:
+        change = local_change(repo, base, head)
+    except (LocalRepoError, RepoConfigError) as exc:
+        typer.echo(f"assist ask: {exc}", err=True)
+        raise typer.Exit(2) from exc
+    if not change.diff:
+        typer.echo(f"assist ask: no changes between {base} and {head or 'HEAD'}", err=True)
+        raise typer.Exit(2)
+    settings = _model_ready(settings, "ask")  # before the pipeline's imports: fails at once
+    from bot.llm import LLMError
+    from bot.review.ask import ask_about
+    from bot.review.diff import DiffError, parse_diff
+
+    try:
+        files = parse_diff(change.diff)
+    except DiffError as exc:
+        typer.echo(f"assist ask: the diff cannot be read: {exc}", err=True)
+        raise typer.Exit(2) from exc
+    try:
+        answer = asyncio.run(
+            ask_about(
+                settings,
+                question,
+                title=change.title,
+                body=change.body,
+                files=files,
+                sources=change.sources,
+                scope=("local", str(repo.resolve()), change.head_sha, "ask"),
+            )
+        )
+    except LLMError as exc:
+        typer.echo(f"assist ask: the model failed: {exc}", err=True)
+        raise typer.Exit(1) from exc
+    sys.stdout.write(answer.text.rstrip() + "\n")
+    if answer.trimmed:
+        typer.echo("assist ask: the change was trimmed to fit the model's context", err=True)
 
 
 @app.command("fix")

@@ -22,6 +22,8 @@ class QueueName(enum.StrEnum):
     INDEX = "index"
     REVIEW = "review"
     FIX = "fix"
+    # Tiny announce jobs (bot.jobs.announce): every job worker takes this queue first.
+    STATUS = "status"
 
 
 @dataclass(frozen=True, slots=True)
@@ -34,6 +36,9 @@ class JobSpec:
     # Jobs sharing a supersede key collapse: a newer one cancels an older one still queued.
     supersede_key: str | None = None
     meta: Mapping[str, str] = field(default_factory=dict)
+    # "review", "ask" or "fix": when the job is newly queued, a tiny announce job on the
+    # status queue shows it on the forge (a pending status, an eyes reaction) before it runs.
+    announce: str | None = None
 
 
 def job_id(kind: str, *parts: object) -> str:

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import contextlib
 import logging
 from collections.abc import Sequence
 from dataclasses import dataclass
@@ -13,11 +14,15 @@ from rq.exceptions import DuplicateJobError, NoSuchJobError
 from rq.job import Job
 
 from bot.intake.errors import QueueUnavailable
-from bot.intake.routing import Enqueued, JobSpec, QueueName
+from bot.intake.routing import Enqueued, JobSpec, QueueName, job_id
 from bot.settings import Settings
 
 log = logging.getLogger(__name__)
 LATEST_PREFIX = "assist:latest:"
+ANNOUNCE_JOB = "bot.jobs.announce.announce_job"
+# An announce is worth its cost only soon after the delivery: never retried, kept briefly.
+ANNOUNCE_TIMEOUT_S = 60
+ANNOUNCE_RESULT_TTL_S = 3600
 
 
 def _text(value: bytes | str) -> str:
@@ -81,7 +86,25 @@ class RQJobQueue:
             return Enqueued(spec.job_id, new=False)
         if spec.supersede_key:
             self._supersede(spec.supersede_key, spec.job_id)
+        if spec.announce:
+            self._announce(spec)
         return Enqueued(spec.job_id, new=True)
+
+    def _announce(self, spec: JobSpec) -> None:
+        """Queue the tiny job that shows ``spec``'s job on the forge while it waits (the web
+        process never calls a forge). After the job itself, so the announce can find it."""
+        p = self._policy
+        with contextlib.suppress(DuplicateJobError):  # announced already
+            self.queue(QueueName.STATUS).enqueue_call(
+                func=ANNOUNCE_JOB,
+                kwargs={**dict(spec.kwargs), "for_job": spec.job_id, "kind": spec.announce},
+                job_id=announce_id(spec.job_id),
+                timeout=ANNOUNCE_TIMEOUT_S,
+                result_ttl=ANNOUNCE_RESULT_TTL_S,
+                failure_ttl=min(p.failure_ttl_s, 86400),
+                description=f"announce {spec.description}",
+                unique=True,
+            )
 
     def _supersede(self, key: str, job_id: str) -> None:
         """Mark ``job_id`` the newest of its key. Older jobs still queued are skipped, not
@@ -91,6 +114,10 @@ class RQJobQueue:
 
     def depth(self) -> dict[str, int]:
         return {name.value: self.queue(name).count for name in QueueName}
+
+
+def announce_id(for_job: str) -> str:
+    return job_id("announce", for_job)
 
 
 def is_superseded(redis: Redis, job: Job) -> bool:

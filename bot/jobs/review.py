@@ -7,6 +7,8 @@ import logging
 from collections.abc import Iterable
 from typing import Any
 
+from rq import get_current_job
+
 from bot.access.commands import accept_command
 from bot.domain import RepoRef
 from bot.feedback.harvest import harvest
@@ -15,6 +17,7 @@ from bot.feedback.store import Observed, SqlFeedback
 from bot.forge.protocol import Forge
 from bot.index.indexing import related_code
 from bot.intake.events import PullAction
+from bot.jobs.announce import after_announce
 from bot.jobs.context import WorkerContext
 from bot.jobs.forge import job_forge, job_repo
 from bot.jobs.lifecycle import review_running, review_skipped
@@ -42,6 +45,8 @@ def review_job(ctx: WorkerContext, **kwargs: Any) -> dict[str, Any]:
     repo = job_repo(kwargs)
     number = int(kwargs["number"])
     trigger = str(kwargs.get("trigger") or "")
+    if (job := get_current_job()) is not None:
+        after_announce(ctx.redis, job.id)  # "queued" never lands after what this job shows
     forge = job_forge(ctx, kwargs)
     if trigger == "command":
         _comment, refused = accept_command(forge, repo, kwargs, refusal=REFUSAL)

@@ -88,6 +88,12 @@ class AssistWorker(Worker):
             log.exception("could not record job %s as lost", job.id)
 
 
+def status_first(queues: Sequence[QueueName]) -> list[QueueName]:
+    """``queues`` behind the status queue, each once."""
+    rest = [q for q in dict.fromkeys(queues) if q is not QueueName.STATUS]
+    return [QueueName.STATUS, *rest]
+
+
 def run_worker(
     settings: Settings,
     queues: Sequence[QueueName],
@@ -95,7 +101,10 @@ def run_worker(
     burst: bool = False,
     name: str | None = None,
 ) -> bool:
-    """Work the queues until stopped (or until empty with ``burst``)."""
+    """Work the queues until stopped (or until empty with ``burst``). The ``status`` queue
+    comes first on every worker (RQ takes queues in order): its announce jobs take
+    milliseconds and show queued work on the forge while it waits."""
+    queues = status_first(queues)
     services = build_services(settings)
     install(WorkerContext(settings=settings, engine=services.engine, redis=services.redis))
     policy = queue_policy(settings)

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+from collections.abc import Mapping, Sequence
 from dataclasses import dataclass
 
 from bot.domain import RepoRef
@@ -18,7 +19,7 @@ from bot.llm import (
 from bot.llm.model import fence_nonce, open_model
 from bot.llm.prompts import load
 from bot.review.context import ParseCache, file_context
-from bot.review.diff import DiffError, parse_diff
+from bot.review.diff import DiffError, FileDiff, parse_diff
 from bot.review.prompt import numbered_diff
 from bot.review.service import change_sources, read_config
 from bot.settings import Settings
@@ -88,14 +89,37 @@ async def ask_change(
     except DiffError:
         files = ()
     sources = change_sources(forge, change, files, config)
+    return await ask_about(
+        settings,
+        question,
+        title=change.title,
+        body=change.body,
+        files=files,
+        sources=sources,
+        scope=(repo.forge, repo.path, str(number), "ask"),
+    )
+
+
+async def ask_about(
+    settings: Settings,
+    question: str,
+    *,
+    title: str,
+    body: str,
+    files: Sequence[FileDiff],
+    sources: Mapping[str, str],
+    scope: tuple[str, ...],
+) -> Answer:
+    """Answer ``question`` about a change (its diff ``files`` and the new-side ``sources``),
+    from a forge (:func:`ask_change`) or a local repository (`assist ask`)."""
     diffs = "\n\n".join(numbered_diff(f) for f in files)
     cache = ParseCache(sources)  # each source parsed once for the whole question
     context = "\n\n".join(text for f in files if (text := file_context(f, sources, cache=cache)))
-    nonce = fence_nonce(settings, repo.forge, repo.path, str(number), "ask")
+    nonce = fence_nonce(settings, *scope)
     layout = ask_layout(
         question=question,
-        title=change.title,
-        body=change.body,
+        title=title,
+        body=body,
         diffs=diffs,
         context=context,
         nonce=nonce,

@@ -1,7 +1,8 @@
 # ruff: noqa: F811  (the scene fixtures are imported from test_job_e2e)
 """End to end, both forges: what a job shows on the forge while it lives (bot/jobs/lifecycle).
 
-A review sets ``pending`` when it starts and the result when it ends; a skipped draft says why;
+A review sets ``pending`` when it is queued (tests/review/test_announce.py) and when it starts,
+and the result when it ends; a skipped draft says why;
 a job that fails for good leaves an ``error`` state and ONE note (edited in place) that names
 the cause in words that leak nothing and says an operator can retry.
 """
@@ -33,8 +34,10 @@ def test_a_review_is_pending_while_it_runs_then_shows_its_result(scene: Scene) -
     scene.work()
     assert scene.job(job_id)[0] == "done"
     states = review_states(scene)
-    assert [s["state"] for s in states] == ["pending", "success"]
-    assert "reviewing" in (states[0]["description"] or "")
+    # queued (the announce job on the status queue, taken first), reviewing, the result
+    assert [s["state"] for s in states] == ["pending", "pending", "success"]
+    assert "queued" in (states[0]["description"] or "")
+    assert "reviewing" in (states[1]["description"] or "")
     assert "finding" in (states[-1]["description"] or "")
     assert failure_notes(scene, "review") == []
 

@@ -25,6 +25,7 @@ def _on_command(event: Event) -> Iterable[JobSpec]:
             job_id=job_id("ask", forge, repo, event.number, f"c{event.comment_id}", "ask"),
             kwargs=command_kwargs(event),
             description=f"ask {forge}:{repo}#{event.number} (command {event.comment_id})",
+            announce="ask",
         ),
     )
 

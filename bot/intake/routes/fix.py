@@ -20,6 +20,7 @@ def _on_command(event: Event) -> Iterable[JobSpec]:
             job_id=job_id("fix", forge, repo, event.number, f"c{event.comment_id}", "fix"),
             kwargs=command_kwargs(event),
             description=f"fix {forge}:{repo}#{event.number} (command {event.comment_id})",
+            announce="fix",
         ),
     )
 

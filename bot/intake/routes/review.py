@@ -36,6 +36,7 @@ def _on_pull(event: Event) -> Iterable[JobSpec]:
             kwargs=pull_kwargs(event),
             description=f"review {forge}:{repo}#{event.number}@{event.head_sha[:12]}",
             supersede_key=supersede_key(forge, repo, event.number),
+            announce="review",
         ),
     )
 
@@ -56,6 +57,7 @@ def _on_command(event: Event) -> Iterable[JobSpec]:
             kwargs={**command_kwargs(event), "head_sha": None, "trigger": "command"},
             description=f"review {forge}:{repo}#{event.number} (command {event.comment_id})",
             supersede_key=supersede_key(forge, repo, event.number),
+            announce="review",
         ),
     )
 
