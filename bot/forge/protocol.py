@@ -9,12 +9,14 @@ from pydantic import SecretStr
 from bot.forge.types import (
     ChangeProposal,
     ChangeRequest,
+    ChangeState,
     Comment,
     CommitStatus,
     Diff,
     FindingThread,
     ForgeKind,
     Issue,
+    LineComment,
     Noteable,
     Permission,
     PostedReview,
@@ -43,6 +45,18 @@ class Forge(Protocol):
         ...
 
     def get_issue(self, repo: RepoRef, number: int) -> Issue: ...
+
+    def list_changes(
+        self, repo: RepoRef, *, state: ChangeState = "merged", limit: int = 100
+    ) -> tuple[ChangeRequest, ...]:
+        """The repository's changes in ``state``, newest first, at most ``limit``
+        (what `assist eval mine` reads a history from)."""
+        ...
+
+    def line_comments(self, repo: RepoRef, number: int) -> tuple[LineComment, ...]:
+        """Every inline comment that starts a thread on a change, by anyone, where it was
+        made (commit, side, lines), not where the forge shows it now."""
+        ...
 
     def list_comments(
         self, repo: RepoRef, number: int, *, marker: str | None = None, on: Noteable = "change"
