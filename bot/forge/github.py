@@ -218,7 +218,9 @@ class GitHubForge:
             return tuple(
                 to_line_comment(c)
                 for c in r.get_pull(number).get_review_comments()
-                if c.in_reply_to_id is None and (c.original_line or c.line)
+                # the payload as received (as to_review_comment reads it): a thread's first
+                # comment has no in_reply_to_id, and asking PyGithub for it fetches the comment
+                if c._rawData.get("in_reply_to_id") is None and (c.original_line or c.line)
             )
 
         return self._run(repo, read)

@@ -81,7 +81,9 @@ def commit_files(r: Repository, proposal: ChangeProposal) -> None:
 
 
 def to_change(repo: RepoRef, pull: PullRequest) -> ChangeRequest:
-    state: ChangeState = "merged" if pull.merged else ("open" if pull.state == "open" else "closed")
+    # merged_at, not merged: a listed pull request has no "merged" (PyGithub would fetch it)
+    merged = pull.merged_at is not None
+    state: ChangeState = "merged" if merged else ("open" if pull.state == "open" else "closed")
     return ChangeRequest(
         repo=repo,
         number=pull.number,

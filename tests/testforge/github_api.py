@@ -67,7 +67,7 @@ def list_pulls(forge: TestForge, req: Request, p: dict[str, str]) -> Response:
         pr_json(forge, repo, pr)
         for pr in repo.issues.values()
         if pr.is_pr
-        and (state == "all" or pr.state == state)
+        and (state == "all" or ("open" if pr.state == "open" else "closed") == state)
         and (head is None or head.split(":")[-1] == pr.head)
     ]
     return paginate_github(req, items, f"{req.base_url}/repos/{repo.path}/pulls")
