@@ -81,6 +81,8 @@ class ReviewResult:
     # is above min_confidence: (category, title, confidence, threshold)
     learned_drops: tuple[tuple[str, str, float, float], ...] = ()
     failed: tuple[tuple[str, str], ...] = ()  # (path, why the model did not review it)
+    # failed files whose other hunk groups were reviewed (their findings are kept)
+    partly_reviewed: tuple[str, ...] = ()
 
     @property
     def reviewable(self) -> int:
@@ -94,7 +96,7 @@ class ReviewResult:
     @property
     def review_failed(self) -> bool:
         """There was something to review and the model reviewed none of it."""
-        return self.files_reviewed == 0 and bool(self.failed)
+        return self.files_reviewed == 0 and bool(self.failed) and not self.partly_reviewed
 
     def headline(self) -> str:
         """One honest sentence: how much was reviewed, and why the rest was not."""
@@ -355,9 +357,12 @@ async def review_diff(
     unplaced: list[UnplacedFinding] = []
     seen_before = 0
     failed: list[tuple[str, str]] = []
+    partly: list[str] = []
     for file, (answered, failure) in zip(todo, answers, strict=True):
         if failure is not None:
             failed.append((file.path, failure))
+            if answered:
+                partly.append(file.path)
         for part, finding, prompt in ((a.part, f, a.prompt) for a in answered for f in a.findings):
             if Severity.parse(finding.severity.value) < minimum:
                 continue
@@ -411,6 +416,7 @@ async def review_diff(
         scoring_note=note,
         learned_drops=tuple(learned),
         failed=tuple(failed),
+        partly_reviewed=tuple(partly),
     )
 
 

@@ -13,7 +13,7 @@ from bot.llm import LLMConfig, OpenAIClient
 from bot.repoconfig import parse_repo_config
 from bot.review.diff import DiffLine, FileDiff, Hunk, LineKind, parse_diff
 from bot.review.hunks import hunk_groups, split_hunk, with_hunks
-from bot.review.pipeline import TOO_LARGE, ReviewInput, ReviewResult, review_diff
+from bot.review.pipeline import NOT_SCHEMA, TOO_LARGE, ReviewInput, ReviewResult, review_diff
 from bot.review.prompt import numbered_diff
 from tests.llm.scripted_server import Reply, ScriptedServer, chat_reply
 
@@ -74,10 +74,9 @@ def test_a_file_that_fits_is_one_request(scripted: ScriptedServer) -> None:
     assert result.complete
 
 
-def test_a_file_too_large_for_one_prompt_is_reviewed_group_by_group(
-    scripted: ScriptedServer,
-) -> None:
-    diff = make_diff(OLD, NEW)
+def one_hunk_context(scripted: ScriptedServer, diff: str) -> int:
+    """A context with room for one hunk and a half (after the 5 % slack): each of the three
+    hunks is a group of its own."""
     (file,) = parse_diff(diff)
     assert len(file.hunks) == 3
     # The whole prompt once, to know the fixed part (instructions, schema, fences).
@@ -86,9 +85,15 @@ def test_a_file_too_large_for_one_prompt_is_reviewed_group_by_group(
     (whole,) = scripted.chat_requests()
     fixed = prompt_chars(whole) - len(numbered_diff(file))
     one_hunk = max(len(numbered_diff(with_hunks(file, (h,)))) for h in file.hunks)
-    # Room for one hunk and a half (after the 5 % slack), so each hunk is its own group.
-    context = fixed + ANSWER_TOKENS + one_hunk * 3 // 2 * 100 // 95
     scripted.reset()
+    return fixed + ANSWER_TOKENS + one_hunk * 3 // 2 * 100 // 95
+
+
+def test_a_file_too_large_for_one_prompt_is_reviewed_group_by_group(
+    scripted: ScriptedServer,
+) -> None:
+    diff = make_diff(OLD, NEW)
+    context = one_hunk_context(scripted, diff)
     scripted.push(
         finding("value_5 = compute(5) * 0", 5),
         chat_reply('{"findings": []}'),
@@ -113,6 +118,26 @@ def test_a_file_too_large_for_one_prompt_is_reviewed_group_by_group(
     # Each finding keeps the exact messages of the request it came from.
     for placed, body in zip(result.placed, (sent[0], sent[2]), strict=True):
         assert [m.as_json() for m in placed.prompt] == body["messages"]
+
+
+def test_a_failed_group_is_named_and_the_others_are_kept(scripted: ScriptedServer) -> None:
+    diff = make_diff(OLD, NEW)
+    context = one_hunk_context(scripted, diff)
+    scripted.push(
+        finding("value_5 = compute(5) * 0", 5),
+        chat_reply("not json"),
+        chat_reply("still not json"),  # the one repair request
+        chat_reply('{"findings": []}'),
+    )
+    result = run(scripted, request(diff), context_tokens=context)
+    assert len(scripted.chat_requests()) == 4
+    assert [p.anchor.start_line for p in result.placed] == [5]
+    assert result.failed == (
+        ("calc.py", f"{NOT_SCHEMA} in 1 of its 3 hunk groups (the others were reviewed)"),
+    )
+    assert result.partly_reviewed == ("calc.py",)
+    assert not result.complete
+    assert not result.review_failed  # findings of the other groups stand
 
 
 def test_a_hunk_larger_than_the_room_is_split(scripted: ScriptedServer) -> None:
