@@ -6,13 +6,17 @@ import os
 import sys
 import tempfile
 from pathlib import Path
-from typing import Annotated, Literal
+from typing import TYPE_CHECKING, Annotated, Literal
 
 import typer
 from pydantic import ValidationError
 
 from bot.domain import Forge
 from bot.settings import Settings, SettingsError, validate_for_console, validate_for_serving
+
+if TYPE_CHECKING:
+    from bot.domain import ForgeKind
+    from bot.eval.mine import ExportedChange
 
 # Tracebacks never print local variables: they may hold secrets.
 app = typer.Typer(
@@ -1018,23 +1022,49 @@ def eval_score(
 
 @eval_app.command("mine")
 def eval_mine(
-    repo: Annotated[Path, typer.Option(help="The local git repository (all commits fetched).")],
-    comments: Annotated[
-        Path, typer.Option(help="JSONL export of merged changes and their review comments.")
+    repo: Annotated[
+        str,
+        typer.Option(
+            help="A local git repository (all commits fetched), or a GitHub/GitLab URL whose "
+            "merged changes are read through the forge (ASSIST_GITHUB_*/ASSIST_GITLAB_*)."
+        ),
     ],
     out: Annotated[Path, typer.Option(help="The JSONL case file to write.")],
+    comments: Annotated[
+        Path | None,
+        typer.Option(help="Local repository: JSONL export of merged changes and their comments."),
+    ] = None,
     name: Annotated[str, typer.Option(help="Prefix of the case ids (default: folder name).")] = "",
     bot: Annotated[
         list[str] | None, typer.Option(help="A bot account to leave out (repeatable).")
     ] = None,
+    forge: Annotated[
+        str | None, typer.Option(help="URL: github or gitlab (default: from the URL).")
+    ] = None,
+    limit: Annotated[int, typer.Option(min=1, help="URL: the newest N merged changes.")] = 100,
 ) -> None:
     """Cases from a repository's history: merged changes whose human review comments were
     followed by a commit touching the commented lines."""
     from bot.eval.cases import CaseError, check_case, dump_cases
     from bot.eval.mine import mine, read_export
 
+    remote = repo.startswith(("http://", "https://"))
+    if remote == (comments is not None):
+        typer.echo(
+            "assist eval mine: give --comments with a local repository, and no --comments "
+            "with a forge URL",
+            err=True,
+        )
+        raise typer.Exit(2)
+    if forge not in (None, "github", "gitlab"):
+        typer.echo("assist eval mine: --forge must be github or gitlab", err=True)
+        raise typer.Exit(2)
     try:
-        mined = mine(repo, read_export(comments), out_dir=out.parent, name=name, bots=bot or ())
+        if comments is not None:
+            path, changes = Path(repo), read_export(comments)
+        else:
+            path, changes, name = _forge_history(repo, out.parent, forge, limit, name)
+        mined = mine(path, changes, out_dir=out.parent, name=name, bots=bot or ())
         problems = [p for case in mined.cases for p in check_case(case, root=out.parent)]
     except CaseError as exc:
         typer.echo(f"assist eval mine: {exc}", err=True)
@@ -1051,6 +1081,28 @@ def eval_mine(
         f"left out: {left_out}",
         err=True,
     )
+
+
+def _forge_history(
+    url: str, folder: Path, forge_kind: str | None, limit: int, name: str
+) -> tuple[Path, list[ExportedChange], str]:
+    """The merged changes of the repository at ``url`` through its forge adapter, and its
+    commits fetched next to the case file (``<folder>/repos/owner__name.git``)."""
+    from bot.eval.cases import CaseError
+    from bot.eval.forge_mine import clone_name, fetch_history, forge_repo, read_history
+    from bot.forge.errors import ForgeError
+    from bot.forge.factory import build_forge
+
+    settings = _settings()
+    kind = ForgeKind(forge_kind) if forge_kind in ("github", "gitlab") else None
+    ref = forge_repo(url, gitlab_url=settings.gitlab_url, kind=kind)
+    try:
+        adapter = build_forge(settings, ref.forge)
+        changes = read_history(adapter, ref, limit=limit)
+        path = fetch_history(adapter, ref, folder / "repos" / clone_name(ref))
+    except ForgeError as exc:
+        raise CaseError(f"{ref}: {exc}") from exc
+    return path, changes, name or ref.path.rsplit("/", 1)[-1]
 
 
 @export_app.command("feedback")

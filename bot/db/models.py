@@ -110,6 +110,9 @@ class PostedFinding(Base):
     # (accepted, rejected, ignored; NULL while undecided): see bot/feedback/outcome.py
     replacement: Mapped[str | None] = mapped_column(Text, nullable=True)
     outcome: Mapped[str | None] = mapped_column(String(16), nullable=True)
+    # issue 17: the exact messages of the request the finding came from, as JSON
+    # ([{"role": ..., "content": ...}]), for `assist export feedback` (migration 0005)
+    prompt: Mapped[str | None] = mapped_column(Text, nullable=True)
     created_at: Mapped[dt.datetime] = mapped_column(
         DateTime(timezone=True), server_default=func.now()
     )

@@ -76,8 +76,9 @@ def rows_from_jsonl(path: Path) -> list[FeedbackRow]:
 
 
 def rows_from_table(url: str, table: str) -> list[FeedbackRow]:
-    """Rows of a feedback table (e.g. the findings table once it records outcomes and
-    prompts). Rows with no outcome yet are left out; missing columns are an error."""
+    """Rows of a feedback table (the findings table: outcomes from the feedback harvest,
+    prompts from the review since migration 0005). Rows with no outcome yet, or with no
+    prompt (stored before 0005), are left out; missing columns are an error."""
     import sqlalchemy as sa
 
     engine = sa.create_engine(url)
@@ -100,7 +101,11 @@ def rows_from_table(url: str, table: str) -> list[FeedbackRow]:
         meta = sa.MetaData()
         t = sa.Table(table, meta, autoload_with=engine)
         with engine.connect() as conn:
-            records = conn.execute(sa.select(t).where(t.c.outcome.in_(("accepted", "rejected"))))
+            records = conn.execute(
+                sa.select(t)
+                .where(t.c.outcome.in_(("accepted", "rejected")))
+                .where(t.c.prompt.is_not(None))  # findings stored before prompts were kept
+            )
             out: list[FeedbackRow] = []
             for i, r in enumerate(records.mappings()):
                 finding = {f: r[c] for f, c in chosen.items() if c is not None and r[c] is not None}

@@ -22,11 +22,13 @@ from bot.forge.protocol import Forge
 from bot.forge.types import (
     ChangeProposal,
     ChangeRequest,
+    ChangeState,
     Comment,
     CommitStatus,
     Diff,
     FindingThread,
     Issue,
+    LineComment,
     Noteable,
     Permission,
     PostedReview,
@@ -112,6 +114,14 @@ class AuditedForge:
 
     def get_issue(self, repo: RepoRef, number: int) -> Issue:
         return self._inner.get_issue(repo, number)
+
+    def list_changes(
+        self, repo: RepoRef, *, state: ChangeState = "merged", limit: int = 100
+    ) -> tuple[ChangeRequest, ...]:
+        return self._inner.list_changes(repo, state=state, limit=limit)
+
+    def line_comments(self, repo: RepoRef, number: int) -> tuple[LineComment, ...]:
+        return self._inner.line_comments(repo, number)
 
     def list_comments(
         self, repo: RepoRef, number: int, *, marker: str | None = None, on: Noteable = "change"

@@ -28,6 +28,7 @@ from bot.forge.github_objects import (
     to_change,
     to_changed_file,
     to_issue_comment,
+    to_line_comment,
     to_review_comment,
 )
 from bot.forge.markers import quote_lines, with_marker
@@ -35,11 +36,13 @@ from bot.forge.retry import retry_transient
 from bot.forge.types import (
     ChangeProposal,
     ChangeRequest,
+    ChangeState,
     Comment,
     CommitStatus,
     Diff,
     FindingThread,
     Issue,
+    LineComment,
     Noteable,
     Permission,
     PostedReview,
@@ -187,6 +190,36 @@ class GitHubForge:
                 state="open" if issue.state == "open" else "closed",
                 url=issue.html_url,
                 locked=bool(issue.locked),
+            )
+
+        return self._run(repo, read)
+
+    def list_changes(
+        self, repo: RepoRef, *, state: ChangeState = "merged", limit: int = 100
+    ) -> tuple[ChangeRequest, ...]:
+        def read(r: Repository) -> tuple[ChangeRequest, ...]:
+            found: list[ChangeRequest] = []
+            listed = r.get_pulls(
+                state="open" if state == "open" else "closed", sort="created", direction="desc"
+            )
+            for pull in listed:
+                merged = pull.merged_at is not None
+                if state == "open" or merged == (state == "merged"):
+                    found.append(to_change(repo, pull))
+                if len(found) >= limit:
+                    break
+            return tuple(found)
+
+        return self._run(repo, read)
+
+    def line_comments(self, repo: RepoRef, number: int) -> tuple[LineComment, ...]:
+        def read(r: Repository) -> tuple[LineComment, ...]:
+            return tuple(
+                to_line_comment(c)
+                for c in r.get_pull(number).get_review_comments()
+                # the payload as received (as to_review_comment reads it): a thread's first
+                # comment has no in_reply_to_id, and asking PyGithub for it fetches the comment
+                if c._rawData.get("in_reply_to_id") is None and (c.original_line or c.line)
             )
 
         return self._run(repo, read)

@@ -22,6 +22,7 @@ from bot.forge.types import (
     CommitStatus,
     DiffRefs,
     FileStatus,
+    LineComment,
     Noteable,
     ReviewComment,
     StatusState,
@@ -80,7 +81,9 @@ def commit_files(r: Repository, proposal: ChangeProposal) -> None:
 
 
 def to_change(repo: RepoRef, pull: PullRequest) -> ChangeRequest:
-    state: ChangeState = "merged" if pull.merged else ("open" if pull.state == "open" else "closed")
+    # merged_at, not merged: a listed pull request has no "merged" (PyGithub would fetch it)
+    merged = pull.merged_at is not None
+    state: ChangeState = "merged" if merged else ("open" if pull.state == "open" else "closed")
     return ChangeRequest(
         repo=repo,
         number=pull.number,
@@ -143,3 +146,21 @@ def comment_payload(c: ReviewComment) -> dict[str, Any]:
     if c.start_line is not None and c.start_line < c.line:
         payload.update(start_line=c.start_line, start_side="RIGHT")
     return payload
+
+
+def to_line_comment(c: PullRequestComment) -> LineComment:
+    """Where the comment was made: GitHub moves ``line``/``commit_id`` along with later
+    pushes (or clears them); the ``original_*`` fields keep the reviewed revision."""
+    line = c.original_line or c.line
+    start = c.original_start_line if c.original_line else c.start_line
+    return LineComment(
+        id=c.id,
+        path=c.path,
+        line=int(line),
+        commit=c.original_commit_id or c.commit_id,
+        author=c.user.login,
+        body=c.body or "",
+        side="LEFT" if c.side == "LEFT" else "RIGHT",
+        start_line=start,
+        author_is_bot=c.user.type == "Bot",
+    )

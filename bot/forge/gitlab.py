@@ -29,6 +29,7 @@ from bot.forge.gitlab_objects import (
     to_change,
     to_changed_file,
     to_comment,
+    to_line_comment,
 )
 from bot.forge.markers import quote_lines, with_marker
 from bot.forge.retry import retry_transient
@@ -36,11 +37,13 @@ from bot.forge.types import (
     ChangedFile,
     ChangeProposal,
     ChangeRequest,
+    ChangeState,
     Comment,
     CommitStatus,
     Diff,
     FindingThread,
     Issue,
+    LineComment,
     Noteable,
     Permission,
     PostedReview,
@@ -200,6 +203,38 @@ class GitLabForge:
                 url=a.get("web_url", ""),
                 locked=bool(a.get("discussion_locked")),
             )
+
+        return self._run(repo, read)
+
+    def list_changes(
+        self, repo: RepoRef, *, state: ChangeState = "merged", limit: int = 100
+    ) -> tuple[ChangeRequest, ...]:
+        wanted = {"open": "opened", "merged": "merged", "closed": "closed"}[state]
+
+        def read(p: Project) -> tuple[ChangeRequest, ...]:
+            found: list[ChangeRequest] = []
+            listed = p.mergerequests.list(
+                state=wanted, order_by="created_at", sort="desc", iterator=True
+            )
+            for mr in listed:
+                # The list leaves out diff_refs: each merge request is read whole.
+                found.append(to_change(repo, p.mergerequests.get(mr.iid).attributes))
+                if len(found) >= limit:
+                    break
+            return tuple(found)
+
+        return self._run(repo, read)
+
+    def line_comments(self, repo: RepoRef, number: int) -> tuple[LineComment, ...]:
+        def read(p: Project) -> tuple[LineComment, ...]:
+            found: list[LineComment] = []
+            mr = p.mergerequests.get(number, lazy=True)
+            for discussion in mr.discussions.list(iterator=True):
+                notes = [n for n in discussion.attributes["notes"] if not n.get("system")]
+                comment = to_line_comment(notes[0]) if notes else None
+                if comment is not None:
+                    found.append(comment)
+            return tuple(found)
 
         return self._run(repo, read)
 

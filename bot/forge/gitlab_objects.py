@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import re
 from typing import Any
 
 from bot.domain import RepoRef
@@ -13,6 +14,7 @@ from bot.forge.types import (
     Comment,
     DiffRefs,
     FileStatus,
+    LineComment,
     Noteable,
     ReviewComment,
 )
@@ -103,3 +105,34 @@ def position_for(refs: DiffRefs, c: ReviewComment, olds: dict[int, int]) -> dict
             },
         }
     return position
+
+
+_PROJECT_BOT = re.compile(r"(project|group)_\d+_bot(_[0-9a-f]+)?")
+
+
+def to_line_comment(note: dict[str, Any]) -> LineComment | None:
+    """A discussion's first note with a text position, where it was made (the position's
+    ``head_sha``); None for a note on no line."""
+    position = note.get("position") or {}
+    if position.get("position_type") != "text":
+        return None
+    new_line, old_line = position.get("new_line"), position.get("old_line")
+    line = new_line or old_line
+    if not line or not position.get("head_sha"):
+        return None
+    start = ((position.get("line_range") or {}).get("start") or {}).get(
+        "new_line" if new_line else "old_line"
+    )
+    author = note.get("author") or {}
+    username = str(author.get("username", ""))
+    return LineComment(
+        id=int(note["id"]),
+        path=str(position.get("new_path") or position.get("old_path") or ""),
+        line=int(line),
+        commit=str(position["head_sha"]),
+        author=username,
+        body=str(note.get("body") or ""),
+        side="RIGHT" if new_line else "LEFT",
+        start_line=int(start) if start and int(start) != int(line) else None,
+        author_is_bot=bool(author.get("bot")) or _PROJECT_BOT.fullmatch(username) is not None,
+    )

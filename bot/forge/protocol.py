@@ -10,11 +10,13 @@ from bot.domain import ForgeKind, RepoRef
 from bot.forge.types import (
     ChangeProposal,
     ChangeRequest,
+    ChangeState,
     Comment,
     CommitStatus,
     Diff,
     FindingThread,
     Issue,
+    LineComment,
     Noteable,
     Permission,
     PostedReview,
@@ -42,6 +44,18 @@ class Forge(Protocol):
         ...
 
     def get_issue(self, repo: RepoRef, number: int) -> Issue: ...
+
+    def list_changes(
+        self, repo: RepoRef, *, state: ChangeState = "merged", limit: int = 100
+    ) -> tuple[ChangeRequest, ...]:
+        """The repository's changes in ``state``, newest first, at most ``limit``
+        (what `assist eval mine` reads a history from)."""
+        ...
+
+    def line_comments(self, repo: RepoRef, number: int) -> tuple[LineComment, ...]:
+        """Every inline comment that starts a thread on a change, by anyone, where it was
+        made (commit, side, lines), not where the forge shows it now."""
+        ...
 
     def list_comments(
         self, repo: RepoRef, number: int, *, marker: str | None = None, on: Noteable = "change"

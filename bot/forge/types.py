@@ -109,6 +109,23 @@ class Comment:
 
 
 @dataclass(frozen=True, slots=True)
+class LineComment:
+    """A person's (or a bot's) inline comment where it was made: on commit ``commit`` (the
+    revision the reviewer saw), new side (``RIGHT``) or old side (``LEFT``) of the diff,
+    ``start_line``..``line``. Replies in its thread are not line comments."""
+
+    id: int
+    path: str
+    line: int
+    commit: str
+    author: str
+    body: str = ""
+    side: Literal["RIGHT", "LEFT"] = "RIGHT"
+    start_line: int | None = None
+    author_is_bot: bool = False
+
+
+@dataclass(frozen=True, slots=True)
 class FindingThread:
     """One of our inline comments with what people did with it: the replies in its thread,
     the reactions on it as (user, reaction name: ``+1``, ``-1``...), and whether its thread is

@@ -7,6 +7,7 @@ markers of the comments themselves).
 
 from __future__ import annotations
 
+import json
 from collections.abc import Iterable, Mapping
 from dataclasses import dataclass
 from typing import Protocol
@@ -15,6 +16,7 @@ from sqlalchemy import ColumnElement, Engine, and_, delete, select
 from sqlalchemy.orm import Session
 
 from bot.db.models import PostedFinding, ReviewedFile
+from bot.llm import Message
 
 
 @dataclass(frozen=True, slots=True)
@@ -38,6 +40,13 @@ class Remembered:
     comment_id: int | None
     status: str  # posted | outdated | summary
     replacement: str | None = None  # the suggested replacement, to see it applied later
+    prompt: str | None = None  # the request's exact messages as JSON (prompt_json)
+
+
+def prompt_json(messages: Iterable[Message]) -> str | None:
+    """The messages as the findings table keeps them (None when there are none)."""
+    items = [m.as_json() for m in messages]
+    return json.dumps(items) if items else None
 
 
 class FindingMemory(Protocol):
@@ -110,6 +119,7 @@ class SqlMemory:
                     r.comment_id,
                     r.status,
                     r.replacement,
+                    r.prompt,
                 )
                 for r in rows
             }
@@ -151,6 +161,8 @@ class SqlMemory:
                 row.status = f.status
                 if f.replacement is not None:
                     row.replacement = f.replacement[:8000]
+                if f.prompt is not None:
+                    row.prompt = f.prompt
 
     def mark(self, change: ChangeKey, fingerprints: Iterable[str], status: str) -> None:
         keys = list(fingerprints)

@@ -13,12 +13,14 @@ from bot.llm import (
     Allowance,
     AnswerCutOffError,
     BudgetError,
+    Message,
     ModelOutputError,
     PromptTooLongError,
     Tokenizer,
     Usage,
     fit,
     sizer_for,
+    structured,
 )
 from bot.repoconfig import RepoConfig
 from bot.review.anchor import Anchor, Unplaced, place
@@ -26,7 +28,8 @@ from bot.review.context import ParseCache, file_context
 from bot.review.diff import FileDiff, LineKind, parse_diff
 from bot.review.filters import skip_reason
 from bot.review.findings import Finding, FindingsAnswer, fingerprint
-from bot.review.prompt import review_layout
+from bot.review.hunks import hunk_groups, with_hunks
+from bot.review.prompt import numbered_diff, review_layout
 from bot.review.scoring import Candidate, score
 from bot.review.suggest import SuggestionKind, classify
 
@@ -48,6 +51,8 @@ class PlacedFinding:
     confidence: float | None = None  # the second pass's score; None when not scored
     suggestion: SuggestionKind | None = None  # how the replacement may be offered
     original: str = ""  # the anchored new-side lines as they are in the file
+    # the exact messages of the request the finding came from (answer schema included)
+    prompt: tuple[Message, ...] = ()
 
 
 @dataclass(frozen=True, slots=True)
@@ -75,6 +80,8 @@ class ReviewResult:
     # is above min_confidence: (category, title, confidence, threshold)
     learned_drops: tuple[tuple[str, str, float, float], ...] = ()
     failed: tuple[tuple[str, str], ...] = ()  # (path, why the model did not review it)
+    # failed files whose other hunk groups were reviewed (their findings are kept)
+    partly_reviewed: tuple[str, ...] = ()
 
     @property
     def reviewable(self) -> int:
@@ -88,7 +95,7 @@ class ReviewResult:
     @property
     def review_failed(self) -> bool:
         """There was something to review and the model reviewed none of it."""
-        return self.files_reviewed == 0 and bool(self.failed)
+        return self.files_reviewed == 0 and bool(self.failed) and not self.partly_reviewed
 
     def headline(self) -> str:
         """One honest sentence: how much was reviewed, and why the rest was not."""
@@ -150,6 +157,15 @@ class ReviewInput:
     thresholds: Mapping[str, float] = field(default_factory=dict)
 
 
+@dataclass(frozen=True, slots=True)
+class _Answered:
+    """One review request's answer: the hunks the model saw and the exact prompt it got."""
+
+    part: FileDiff
+    findings: tuple[Finding, ...]
+    prompt: tuple[Message, ...]
+
+
 async def _review_file(
     llm: LLM,
     request: ReviewInput,
@@ -159,9 +175,70 @@ async def _review_file(
     nonce: str,
     context_tokens: int,
     cache: ParseCache,
-) -> list[Finding] | str:
-    """The file's findings, or why it was not reviewed. An answer cut at ``max_tokens`` is
-    asked for again with the next, smaller allowance; any other invalid answer is not."""
+) -> tuple[list[_Answered], str | None]:
+    """The file's answers, and why (part of) it was not reviewed. A file whose diff does not
+    fit one prompt is reviewed hunk group by hunk group (:mod:`bot.review.hunks`), each group
+    with the code around its own hunks."""
+    parts = await _parts(request, file, tries[0], nonce=nonce, context_tokens=context_tokens)
+    if parts is None:
+        return [], TOO_LARGE
+    answered: list[_Answered] = []
+    failures: list[str] = []
+    for part in parts:
+        answer = await _review_part(
+            llm, request, part, tries, nonce=nonce, context_tokens=context_tokens, cache=cache
+        )
+        (failures.append(answer) if isinstance(answer, str) else answered.append(answer))
+    if not failures:
+        return answered, None
+    if len(parts) == 1:
+        return answered, failures[0]
+    return answered, (
+        f"{failures[0]} in {len(failures)} of its {len(parts)} hunk groups"
+        + (" (the others were reviewed)" if answered else "")
+    )
+
+
+async def _parts(
+    request: ReviewInput, file: FileDiff, first: _Try, *, nonce: str, context_tokens: int
+) -> list[FileDiff] | None:
+    """The file whole when its diff fits the prompt with the answer's room, else its hunk
+    groups; None when not even one diff line fits."""
+    empty = review_layout(
+        title=request.title,
+        body=request.body,
+        file=with_hunks(file, ()),
+        instructions=request.config.review.instructions,
+        nonce=nonce,
+    )
+    messages = structured.with_schema(empty.messages(), FindingsAnswer, first.schema)
+    fixed = await first.tokenizer.count_chat(messages)
+    headers = len(await first.tokenizer.encode(numbered_diff(with_hunks(file, ()))))
+    # Tokens merge differently at the joins: keep a little slack.
+    room = (context_tokens - first.allowance.answer_tokens - fixed) * 95 // 100
+
+    async def measure(part: FileDiff) -> int:
+        return len(await first.tokenizer.encode(numbered_diff(part))) - headers
+
+    if room <= 0:
+        return None
+    if await measure(file) <= room:
+        return [file]
+    return await hunk_groups(file, room, measure)
+
+
+async def _review_part(
+    llm: LLM,
+    request: ReviewInput,
+    file: FileDiff,
+    tries: Sequence[_Try],
+    *,
+    nonce: str,
+    context_tokens: int,
+    cache: ParseCache,
+) -> _Answered | str:
+    """One request's findings, or why it failed. An answer cut at ``max_tokens`` is asked for
+    again with the next, smaller allowance; any other invalid answer is not."""
     context = request.context.get(file.path)
     if context is None:
         context = file_context(file, request.sources, cache=cache)
@@ -187,8 +264,9 @@ async def _review_file(
                 answer=FindingsAnswer,
                 schema=attempt.schema,
             )
+            messages = fitted.messages()
             answer = await llm.complete_json(
-                fitted.messages(),
+                messages,
                 FindingsAnswer,
                 max_tokens=attempt.allowance.answer_tokens,
                 schema=attempt.schema,
@@ -200,7 +278,8 @@ async def _review_file(
             continue
         except ModelOutputError:
             return NOT_SCHEMA
-        return list(answer.value.findings)
+        sent = structured.with_schema(messages, FindingsAnswer, attempt.schema)
+        return _Answered(file, tuple(answer.value.findings), tuple(sent))
     return _cut_note(cuts)
 
 
@@ -258,7 +337,7 @@ async def review_diff(
     tries = await _tries(tokenizer, answer_tokens) if todo else []
     cache = ParseCache(request.sources)  # each source parsed once for the whole review
 
-    async def one(file: FileDiff) -> list[Finding] | str:
+    async def one(file: FileDiff) -> tuple[list[_Answered], str | None]:
         answer = await _review_file(
             llm, request, file, tries, nonce=nonce, context_tokens=context_tokens, cache=cache
         )
@@ -267,8 +346,8 @@ async def review_diff(
         return answer
 
     if todo and not tries:
-        answers: list[list[Finding] | str] = [
-            f"the answer budget of {answer_tokens} tokens is too small for one finding"
+        answers: list[tuple[list[_Answered], str | None]] = [
+            ([], f"the answer budget of {answer_tokens} tokens is too small for one finding")
         ] * len(todo)
     else:
         answers = await asyncio.gather(*(one(file) for file in todo))
@@ -277,14 +356,16 @@ async def review_diff(
     unplaced: list[UnplacedFinding] = []
     seen_before = 0
     failed: list[tuple[str, str]] = []
-    for file, answer in zip(todo, answers, strict=True):
-        if isinstance(answer, str):
-            failed.append((file.path, answer))
-            continue
-        for finding in answer:
+    partly: list[str] = []
+    for file, (answered, failure) in zip(todo, answers, strict=True):
+        if failure is not None:
+            failed.append((file.path, failure))
+            if answered:
+                partly.append(file.path)
+        for part, finding, prompt in ((a.part, f, a.prompt) for a in answered for f in a.findings):
             if finding.severity.rank < minimum.rank:
                 continue
-            result = place(file, finding.quoted_code, finding.line)
+            result = place(part, finding.quoted_code, finding.line)
             if isinstance(result, Unplaced):
                 unplaced.append(UnplacedFinding(finding, file.path, result.reason.value))
                 continue
@@ -300,6 +381,7 @@ async def review_diff(
                 key,
                 suggestion=_suggestion(finding, result, request.sources),
                 original=_anchored_text(file, result),
+                prompt=prompt,
             )
     kept, dropped, note, learned = await _second_pass(
         list(placed.values()),
@@ -333,6 +415,7 @@ async def review_diff(
         scoring_note=note,
         learned_drops=tuple(learned),
         failed=tuple(failed),
+        partly_reviewed=tuple(partly),
     )
 
 

@@ -41,7 +41,7 @@ from bot.review.context import source_text
 from bot.review.diff import DiffError, FileDiff, FileStatus, LineKind, parse_diff
 from bot.review.filters import skip_reason
 from bot.review.guidance import Guidance
-from bot.review.memory import ChangeKey, FindingMemory, Remembered
+from bot.review.memory import ChangeKey, FindingMemory, Remembered, prompt_json
 from bot.review.pipeline import PlacedFinding, ReviewInput, ReviewResult
 from bot.review.render import SUMMARY_MARKER
 from bot.review.run import run_review
@@ -190,6 +190,7 @@ def _remembered(p: PlacedFinding, head_sha: str, comment_id: int | None, status:
         comment_id,
         status,
         f.replacement,
+        prompt_json(p.prompt),
     )
 
 

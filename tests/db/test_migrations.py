@@ -56,3 +56,36 @@ def test_models_match_migrations(url: str) -> None:
         diff = compare_metadata(MigrationContext.configure(conn), Base.metadata)
     engine.dispose()
     assert diff == []
+
+
+def _finding_columns(url: str) -> set[str]:
+    engine = sa.create_engine(url)
+    try:
+        return {c["name"] for c in sa.inspect(engine).get_columns("findings")}
+    finally:
+        engine.dispose()
+
+
+def test_0005_adds_and_drops_the_finding_prompt_keeping_rows(url: str) -> None:
+    upgrade(url, "0004")
+    assert "prompt" not in _finding_columns(url)
+    engine = sa.create_engine(url)
+    row = {"f": "fp1", "p": "a.py", "l": 3, "s": "major", "c": "bug", "h": "abc", "st": "posted"}
+    insert = (
+        "INSERT INTO findings (forge, repo, number, fingerprint, path, line, severity, "
+        "category, title, quoted_code, head_sha, status) VALUES ('github', 'o/r', 1, :f, :p, "
+        ":l, :s, :c, 't', 'q', :h, :st)"
+    )
+    with engine.begin() as conn:
+        conn.execute(sa.text(insert), row)
+    upgrade(url, "0005")
+    assert "prompt" in _finding_columns(url)
+    prompt = '[{"role": "system", "content": "s"}, {"role": "user", "content": "u"}]'
+    with engine.begin() as conn:
+        conn.execute(sa.text("UPDATE findings SET prompt = :p"), {"p": prompt})
+        assert conn.execute(sa.text("SELECT prompt FROM findings")).scalar_one() == prompt
+    downgrade(url, "0004")
+    assert "prompt" not in _finding_columns(url)
+    with engine.begin() as conn:  # the rows stay
+        assert conn.execute(sa.text("SELECT fingerprint FROM findings")).scalar_one() == "fp1"
+    engine.dispose()

@@ -9,7 +9,7 @@ from pathlib import Path
 import pytest
 import sqlalchemy as sa
 
-from bot.db.models import Base
+from bot.db.engine import upgrade
 from bot.eval.cases import CaseError
 from bot.eval.feedback import rows_from_jsonl, rows_from_table, to_dpo, to_sft
 from tests.support.processes import ROOT, assist_cmd, assist_env
@@ -62,14 +62,39 @@ def test_a_bad_row_is_named(tmp_path: Path) -> None:
         rows_from_jsonl(path)
 
 
-def test_the_findings_table_without_prompts_is_refused(tmp_path: Path) -> None:
+def test_a_findings_table_without_prompts_is_refused(tmp_path: Path) -> None:
     url = f"sqlite:///{tmp_path / 'db.sqlite'}"
-    engine = sa.create_engine(url)
-    Base.metadata.create_all(engine)
-    engine.dispose()
-    # the findings table records outcomes (issue 16's feedback) but not the prompts
+    upgrade(url, "0004")  # outcomes (issue 16's feedback) but no prompts yet
     with pytest.raises(CaseError, match=r"table 'findings' lacks the column\(s\) prompt\b"):
         rows_from_table(url, "findings")
+
+
+def test_the_findings_table_gives_each_finding_its_exact_prompt(tmp_path: Path) -> None:
+    url = f"sqlite:///{tmp_path / 'db.sqlite'}"
+    upgrade(url)
+    engine = sa.create_engine(url)
+    insert = sa.text(
+        "INSERT INTO findings (forge, repo, number, fingerprint, path, line, severity, category,"
+        " title, quoted_code, head_sha, status, outcome, prompt) VALUES ('github', 'o/r', 1, :f,"
+        " 'a.py', 3, 'major', 'bug', :t, 'x = 1', 'abc', 'posted', :o, :p)"
+    )
+    with engine.begin() as conn:
+        for f, t, o, p in (
+            ("f1", "real", "accepted", json.dumps(P1)),
+            ("f2", "noise", "rejected", json.dumps(P1)),
+            ("f3", "undecided", None, json.dumps(P2)),
+            ("f4", "before 0005", "accepted", None),
+        ):
+            conn.execute(insert, {"f": f, "t": t, "o": o, "p": p})
+    engine.dispose()
+    rows = rows_from_table(url, "findings")
+    assert [(r.finding.title, r.outcome) for r in rows] == [
+        ("real", "accepted"),
+        ("noise", "rejected"),
+    ]
+    assert all(r.prompt == tuple((m["role"], m["content"]) for m in P1) for r in rows)
+    (pair,) = to_dpo(rows)
+    assert pair["prompt"] == P1
 
 
 def test_a_table_with_prompts_and_outcomes_is_read(tmp_path: Path) -> None:

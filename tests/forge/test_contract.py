@@ -55,6 +55,40 @@ def test_get_change_states(env: Env) -> None:
     assert env.forge.get_issue(env.repo, issue).state == "closed"
 
 
+def test_list_changes_by_state_newest_first(env: Env) -> None:
+    env.server.commit(REPO, "other", {"x.txt": "x\n"})
+    other = env.server.add_pull(REPO, head="other", title="Other")
+    env.server.commit(REPO, "third", {"y.txt": "y\n"})
+    third = env.server.add_pull(REPO, head="third", title="Third")
+    env.server.close(REPO, env.number, merged=True)
+    env.server.close(REPO, third, merged=True)
+    env.server.close(REPO, other)
+    merged = env.forge.list_changes(env.repo)
+    assert [(c.number, c.state) for c in merged] == [(third, "merged"), (env.number, "merged")]
+    assert merged[1].head_sha == env.server.pull(REPO, env.number)["head_sha"]
+    assert [c.number for c in env.forge.list_changes(env.repo, limit=1)] == [third]
+    assert [c.number for c in env.forge.list_changes(env.repo, state="closed")] == [other]
+    assert env.forge.list_changes(env.repo, state="open") == ()
+
+
+def test_line_comments_are_where_they_were_made(env: Env) -> None:
+    made_on = env.server.pull(REPO, env.number)["head_sha"]
+    first = env.server.add_comment(
+        REPO, env.number, "rename this", author="maintainer", path="src/app.py", line=11
+    )
+    env.server.reply(REPO, first, "a reply is not a line comment")
+    env.server.add_comment(REPO, env.number, "a conversation comment", author="maintainer")
+    env.server.commit(REPO, "feature", {"README.md": "# widgets!\n"}, "Later push")
+    (comment,) = env.forge.line_comments(env.repo, env.number)
+    assert (comment.id, comment.path, comment.line, comment.start_line, comment.side) == (
+        first, "src/app.py", 11, None, "RIGHT",
+    )  # fmt: skip
+    assert comment.commit == made_on  # not the head after the later push
+    assert (comment.author, comment.body, comment.author_is_bot) == (
+        "maintainer", "rename this", False,
+    )  # fmt: skip
+
+
 def test_get_change_missing_is_not_found(env: Env) -> None:
     with pytest.raises(NotFound):
         env.forge.get_change(env.repo, 999)

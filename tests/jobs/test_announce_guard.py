@@ -1,6 +1,7 @@
 """The announce job's guard on real Redis (bot/jobs/announce.py, bot/jobs/queue.py): an
-announce acts only while its job waits and is the newest of its change; a job about to show its own state
-waits for an announce in flight; the queue adds one announce per new job, never for a repeat."""
+announce acts only while its job waits and is the newest of its change; a job about to
+show its own state waits for an announce in flight; the queue adds one announce per new job,
+never for a repeat."""
 
 from __future__ import annotations
 

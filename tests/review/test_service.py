@@ -12,6 +12,7 @@ import sqlalchemy as sa
 
 from bot.db.engine import make_engine, upgrade
 from bot.domain import ForgeKind, RepoRef
+from bot.eval.feedback import rows_from_table, to_sft
 from bot.forge.factory import build_forge
 from bot.review.comments import marked_fingerprints
 from bot.review.diff import parse_diff
@@ -346,3 +347,25 @@ def test_real_model_review_posts_only_valid_anchored_comments(
         assert comment["line"] in shop.commentable_lines
         assert len(marked_fingerprints([str(comment["body"])])) == 1
     assert len(world.summaries()) == 1
+
+
+def test_stored_findings_keep_their_exact_prompt_for_the_export(
+    world: World, engine: sa.Engine
+) -> None:
+    world.llm.push(answer(finding()), scores(0.9))
+    memory = SqlMemory(engine)
+    assert world.review(memory).status == "posted"
+    asked = world.llm.chat_requests()[0]["messages"]  # the review request, schema included
+    (remembered,) = memory.recall(ChangeKey(world.kind, REPO, world.number)).values()
+    assert remembered.prompt is not None
+    assert json.loads(remembered.prompt) == asked
+    with engine.begin() as conn:
+        conn.execute(sa.text("UPDATE findings SET outcome = 'accepted'"))
+    rows = rows_from_table(engine.url.render_as_string(hide_password=False), "findings")
+    (row,) = rows
+    assert [{"role": role, "content": content} for role, content in row.prompt] == asked
+    (example,) = to_sft(rows)
+    messages = example["messages"]
+    assert isinstance(messages, list)
+    assert messages[:-1] == asked
+    assert json.loads(messages[-1]["content"])["findings"][0]["title"] == "Skips the first item"

@@ -63,13 +63,16 @@ def list_pulls(forge: TestForge, req: Request, p: dict[str, str]) -> Response:
     repo = find_repo(forge, p)
     state = req.arg("state", "open")
     head = req.arg("head")
+    # GitHub's default order: created, newest first (direction=asc for oldest first)
     items = [
         pr_json(forge, repo, pr)
-        for pr in repo.issues.values()
+        for pr in sorted(repo.issues.values(), key=lambda i: i.number, reverse=True)
         if pr.is_pr
-        and (state == "all" or pr.state == state)
+        and (state == "all" or ("open" if pr.state == "open" else "closed") == state)
         and (head is None or head.split(":")[-1] == pr.head)
     ]
+    if req.arg("direction") == "asc":
+        items.reverse()
     return paginate_github(req, items, f"{req.base_url}/repos/{repo.path}/pulls")
 
 

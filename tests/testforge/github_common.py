@@ -82,6 +82,7 @@ def pr_json(forge: TestForge, repo: Repo, pr: Issue) -> dict[str, Any]:
         "user": user_json(forge, pr.author),
         "draft": pr.draft,
         "merged": pr.merged,
+        "merged_at": pr.merged_at,
         "url": f"{api}/pulls/{pr.number}",
         "html_url": f"{forge.url}/{repo.path}/pull/{pr.number}",
         "diff_url": f"{forge.url}/{repo.path}/pull/{pr.number}.diff",

@@ -239,13 +239,16 @@ def list_mrs(forge: TestForge, req: Request, p: dict[str, str]) -> Response:
     repo = find_repo(forge, p)
     state = req.arg("state", "all")
     source = req.arg("source_branch")
+    # GitLab's default order: created_at, newest first (sort=asc for oldest first)
     items = [
         mr_json(forge, repo, mr)
-        for mr in repo.issues.values()
+        for mr in sorted(repo.issues.values(), key=lambda i: i.number, reverse=True)
         if mr.is_pr
         and (state == "all" or {"open": "opened"}.get(mr.state, mr.state) == state)
         and (source is None or mr.head == source)
     ]
+    if req.arg("sort") == "asc":
+        items.reverse()
     return paginate_gitlab(req, items, f"{req.base_url}/projects/{repo.id}/merge_requests")
 
 

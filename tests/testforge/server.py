@@ -34,6 +34,7 @@ from tests.testforge.state import (
     Repo,
     Token,
     User,
+    now_iso,
     thread_id,
 )
 from tests.testforge.wire import Handler
@@ -238,6 +239,7 @@ class TestForge:
             issue = self.repo(repo).issues[number]
             issue.state = "merged" if merged and issue.is_pr else "closed"
             issue.merged = merged and issue.is_pr
+            issue.merged_at = now_iso() if issue.merged else None
 
     def add_issue(self, repo: str, title: str, body: str = "", *, author: str = "alice") -> int:
         with self.lock:

@@ -124,6 +124,7 @@ class Issue:
     head: str = ""
     draft: bool = False
     merged: bool = False
+    merged_at: str | None = None  # GitHub lists merged pull requests by it (no "merged" there)
     id: int = 0
     locked: bool = False
 
