@@ -12,6 +12,7 @@ from bot.forge.errors import ForgeError
 from bot.forge.github import GitHubForge
 from bot.forge.gitlab import GitLabForge
 from bot.forge.protocol import Forge
+from bot.forge.scopes import PERMISSIONS, TokenScope
 from bot.forge.types import ForgeKind
 from bot.settings import Settings
 
@@ -20,8 +21,12 @@ class ForgeNotConfigured(ForgeError):
     """The settings hold no credentials for the forge asked for."""
 
 
-def github_app_tokens(settings: Settings, *, installation_id: int | None = None) -> GitHubAppTokens:
-    """The App's installation-token cache; build one per process (or job) and share it."""
+def github_app_tokens(
+    settings: Settings, *, installation_id: int | None = None, scope: TokenScope | None = None
+) -> GitHubAppTokens:
+    """The App's installation-token cache; build one per process (or job) and share it.
+    Each token is for one repository; ``scope`` limits its permissions to what that kind of
+    job needs (None: all the installation has, for tools such as ``assist doctor``)."""
     if settings.github_app_id is None:
         raise ForgeNotConfigured("ASSIST_GITHUB_APP_ID is not set")
     key = settings.github_private_key
@@ -37,6 +42,7 @@ def github_app_tokens(settings: Settings, *, installation_id: int | None = None)
         api_url=settings.github_api_url,
         timeout_s=settings.forge_timeout_s,
         installation_id=installation_id,
+        permissions=PERMISSIONS[scope] if scope is not None else None,
     )
 
 
@@ -45,6 +51,7 @@ def build_forge(
     kind: ForgeKind,
     *,
     installation_id: int | None = None,
+    scope: TokenScope | None = None,
     tokens: TokenSource | None = None,
     attempts: int = 3,
     backoff_s: float = 1.0,
@@ -53,7 +60,8 @@ def build_forge(
     sleep: Callable[[float], None] = time.sleep,
 ) -> Forge:
     """The adapter for ``kind``. GitHub uses App mode when an app id is set (the installation
-    from ``installation_id`` or looked up per repository), else the token; ``tokens`` overrides
+    from ``installation_id`` or looked up per repository; tokens limited to ``scope``), else the
+    token; ``tokens`` overrides
     both (e.g. a shared :class:`GitHubAppTokens`). ``github_write_pause_s`` is PyGithub's pause
     between writes (GitHub asks integrators to space out content creation);
     ``github_check_runs`` reports check runs instead of commit statuses (App mode only)."""
@@ -61,7 +69,9 @@ def build_forge(
     if kind == "github":
         if tokens is None:
             if settings.github_app_id is not None:
-                tokens = github_app_tokens(settings, installation_id=installation_id)
+                tokens = github_app_tokens(
+                    settings, installation_id=installation_id, scope=scope
+                )
             elif settings.github_token is not None:
                 tokens = StaticToken(settings.github_token)
             else:

@@ -75,6 +75,7 @@ class TestForge:
         self.repos: dict[str, Repo] = {}
         self.faults: list[Fault] = []
         self.token_requests: list[int] = []
+        self.token_grants: list[dict[str, Any]] = []  # what each installation token may do
         self.hook_deliveries: list[dict[str, Any]] = []  # GitHub App webhook deliveries
         self.log: list[dict[str, Any]] = []
         self._violations: list[str] = []
@@ -406,6 +407,11 @@ class TestForge:
         with self.lock:
             return len([i for i in self.token_requests if installation in (None, i)])
 
+    def installation_token_grants(self) -> list[dict[str, Any]]:
+        """Each installation token's repositories and permissions (None: the installation's)."""
+        with self.lock:
+            return [dict(grant) for grant in self.token_grants]
+
     def requests_log(self, api: str | None = None) -> list[dict[str, Any]]:
         with self.lock:
             return [r for r in self.log if api in (None, r["api"])]
@@ -427,7 +433,9 @@ class TestForge:
         if token is None or token.read_only:
             return False
         if token.installation is not None:
-            return repo.path in self.installations[token.installation].repos
+            return repo.path in self.installations[token.installation].repos and (
+                token.repos is None or repo.path in token.repos
+            )
         return repo.members.get(token.login, "write") in {"write", "maintain", "admin"}
 
     def app_from_jwt(self, req: Request) -> App:

@@ -37,6 +37,10 @@ class Token:
     installation: int | None = None
     expires_at: float | None = None
     read_only: bool = False
+    repos: list[str] | None = None
+    """An installation token's repositories ("owner/name"), None: all of the installation's."""
+    permissions: dict[str, str] | None = None
+    """An installation token's permissions, None: all of the installation's."""
 
 
 @dataclass
