@@ -25,7 +25,13 @@ from bot.feedback.outcome import Kind
 from bot.feedback.store import MAX_RULES, Observed, RuleError, SqlFeedback
 from bot.forge.types import Comment, FindingThread
 from bot.jobs.context import WorkerContext
-from bot.jobs.forge import accept_command, command_comment, job_forge, job_repo
+from bot.jobs.forge import (
+    accept_command,
+    command_comment,
+    job_forge,
+    job_repo,
+    verified_comment,
+)
 from bot.jobs.record import recorded
 from bot.review.comments import marked_fingerprints
 from bot.review.memory import ChangeKey, SqlMemory
@@ -143,7 +149,7 @@ def feedback_job(ctx: WorkerContext, **kwargs: Any) -> dict[str, Any]:
     kind = Kind(str(kwargs["kind"]))
     actor = str(kwargs.get("author") or "")
     value = str(kwargs.get("value") or "")
-    own = {login.lower() for login in ctx.settings.bot_logins}
+    own = forge.own_logins()  # from the forge's API, not the payload or configuration
     if actor.lower() == thread.comment.author.lower() or actor.lower() in own:
         return {"status": "our own"}
     try:
@@ -179,7 +185,7 @@ def _answer(
     fingerprints: Iterable[str],
 ) -> dict[str, Any]:
     reply_id = int(kwargs["comment_id"])
-    own = {login.lower() for login in ctx.settings.bot_logins}
+    own = forge.own_logins()
     later = [c for c in thread.replies if c.id > reply_id]
     if any(is_ours(c, thread.comment, own) and ANSWER_MARKER in c.body for c in later):
         return {"answer": "already answered"}  # a retried job: the answer is there
@@ -222,7 +228,7 @@ def harvest_job(ctx: WorkerContext, **kwargs: Any) -> dict[str, Any]:
         SqlFeedback(ctx.engine),
         repo,
         int(kwargs["number"]),
-        own_logins=ctx.settings.bot_logins,
+        own_logins=forge.own_logins(),
         closed="merged" if kwargs.get("merged") else "closed",
     )
     return {"status": "harvested", "new": added}
@@ -243,7 +249,12 @@ def rules_job(ctx: WorkerContext, **kwargs: Any) -> dict[str, Any]:
     """`/assist remember <rule>`, `/assist rules`, `/assist forget <id>`."""
     repo = job_repo(kwargs)
     forge = job_forge(ctx, kwargs)
-    comment: Comment = command_comment(kwargs)
+    verified = verified_comment(
+        forge, repo, command_comment(kwargs), prefix=ctx.settings.command_prefix
+    )
+    if verified is None:  # a forged, deleted or own note: nothing runs
+        return {"status": "refused", "reason": "unverified comment"}
+    comment: Comment = verified
     store = SqlFeedback(ctx.engine)
     command = str(kwargs["command"])
     argument = str(kwargs.get("argument") or "").strip()

@@ -8,7 +8,7 @@ from typing import Any
 from bot.events import CommandEvent, CommandName, Event, TargetKind
 from bot.features._kwargs import command_kwargs
 from bot.jobs.context import WorkerContext
-from bot.jobs.forge import command_comment, job_forge, job_repo
+from bot.jobs.forge import command_comment, is_own, job_forge, job_repo
 from bot.jobs.record import recorded
 from bot.routing import JobSpec, QueueName, Route, job_id
 from bot.sanitize import inline
@@ -70,5 +70,7 @@ def usage_job(ctx: WorkerContext, **kwargs: Any) -> dict[str, Any]:
     reason = str(kwargs["reason"])
     body = HELP_TEXT if reason == "help" else f"{inline(reason, limit=300)}.\n\n{HELP_TEXT}"
     forge = job_forge(ctx, kwargs)
+    if is_own(forge, str(kwargs.get("author") or "")):  # never answer ourselves
+        return {"status": "ignored", "reason": "our own comment"}
     reply = forge.respond(job_repo(kwargs), command_comment(kwargs), body=body)
     return {"status": "replied", "reason": reason, "reply_id": reply.id if reply else None}

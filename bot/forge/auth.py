@@ -156,8 +156,8 @@ class GitHubAppTokens:
         except ValueError:
             data = {"message": response.text[:200]}
         if response.status_code != 201 or not isinstance(data, dict) or "token" not in data:
-            error = GithubException(response.status_code, data, dict(response.headers))
-            raise map_github_error(error)
+            refused = GithubException(response.status_code, data, dict(response.headers))
+            raise map_github_error(refused)
         expires = data.get("expires_at")
         try:
             expires_at = datetime.fromisoformat(str(expires).replace("Z", "+00:00")).timestamp()

@@ -29,6 +29,7 @@ from bot.forge.github_objects import (
     to_issue_comment,
     to_review_comment,
 )
+from bot.forge.identity import Identity, StaticIdentity
 from bot.forge.markers import quote_lines, with_marker
 from bot.forge.retry import retry_transient
 from bot.forge.types import (
@@ -73,6 +74,7 @@ class GitHubForge:
         tokens: TokenSource,
         timeout_s: float = 30.0,
         bot_logins: frozenset[str] = frozenset(),
+        identity: Identity | None = None,
         attempts: int = 3,
         backoff_s: float = 1.0,
         seconds_between_writes: float | None = 1.0,
@@ -82,7 +84,8 @@ class GitHubForge:
         self._api_url = api_url.rstrip("/")
         self._tokens = tokens
         self._timeout_s = timeout_s
-        self._bot_logins = bot_logins
+        # who we are: from the forge's API (built by the factory); bare logins only without it
+        self._identity: Identity = identity if identity is not None else StaticIdentity(bot_logins)
         self._attempts = attempts
         self._backoff_s = backoff_s
         self._seconds_between_writes = seconds_between_writes
@@ -234,9 +237,12 @@ class GitHubForge:
         del repo  # the Protocol's signature
         return comment
 
+    def own_logins(self) -> frozenset[str]:
+        return self._identity.logins()
+
     def _ours(self, comment: Comment, marker: str | None) -> bool:
         # markers are trusted only on comments our own identity wrote; no identity, no trust
-        if comment.author not in self._bot_logins:
+        if not self._identity.is_ours(comment.author):
             return False
         return marker is None or marker in comment.body
 

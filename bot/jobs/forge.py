@@ -11,6 +11,7 @@ from rq import get_current_job
 from bot.audit import AuditedForge, SqlAuditLog
 from bot.commands import parse_command
 from bot.forge.factory import build_forge
+from bot.forge.identity import RedisIdentityStore
 from bot.forge.protocol import Forge
 from bot.forge.scopes import TokenScope
 from bot.forge.types import Comment, ForgeKind, Reaction, RepoRef
@@ -44,6 +45,7 @@ def job_forge(
         backoff_s=settings.forge_retry_backoff_s,
         github_write_pause_s=settings.github_write_pause_s,
         github_check_runs=settings.github_check_runs,
+        identity_store=RedisIdentityStore(ctx.redis, prefix=f"{settings.queue_prefix}assist:id:"),
     )
     job = get_current_job()
     who = actor if actor is not None else str(kwargs.get("author") or "")
@@ -77,15 +79,22 @@ def verified_comment(
 ) -> Comment | None:
     """The command's comment with its author from the forge's API (GitLab: the note re-read;
     the payload's ``user`` is never believed), or None when the API does not show that note
-    (forged or deleted), or shows it without a command when one is required (edited): then
-    nothing runs. ``require_command=False``: a reply that addresses the bot by mention."""
+    (forged or deleted), or shows it written by us (our own comment never runs a command), or
+    shows it without a command when one is required (edited): then nothing runs.
+    ``require_command=False``: a reply that addresses the bot by mention."""
     posted = forge.comment_as_posted(repo, comment)
-    if posted is None:
+    if posted is None or is_own(forge, posted.author):
         return None
     needs = require_command and repo.forge == "gitlab"
     if needs and parse_command(posted.body, prefix=prefix) is None:
         return None
     return dataclasses.replace(comment, author=posted.author)
+
+
+def is_own(forge: Forge, author: str) -> bool:
+    """``author`` is us, by the identity the forge's API gives our credentials (cached), not
+    by a login from the payload or configuration alone."""
+    return bool(author) and author.lower() in forge.own_logins()
 
 
 def may_command(forge: Forge, repo: RepoRef, user: str, *, change_author: str | None) -> bool:
@@ -111,7 +120,9 @@ def accept_command(
         forge, repo, command_comment(kwargs), require_command=require_command
     )
     if comment is None:
-        return command_comment(kwargs), {"status": "refused", "reason": "unverified comment"}
+        own = is_own(forge, str(kwargs.get("author") or ""))
+        reason = "our own comment" if own else "unverified comment"
+        return command_comment(kwargs), {"status": "refused", "reason": reason}
     change = forge.get_change(repo, int(kwargs["number"]))
     if not may_command(forge, repo, comment.author, change_author=change.author):
         forge.respond(repo, comment, body=refusal)

@@ -89,8 +89,9 @@ def test_a_fix_token_pushes_and_opens_the_change(github: Env, tmp_path: Path) ->
 
 def test_an_index_token_only_reads(github: Env, tmp_path: Path) -> None:
     forge = build_forge(github.settings, "github", scope="index", github_write_pause_s=None)
+    url = forge.clone_url(github.repo).get_secret_value()
     clone = subprocess.run(
-        ["git", "clone", "-q", forge.clone_url(github.repo).get_secret_value(), str(tmp_path / "c")],
+        ["git", "clone", "-q", url, str(tmp_path / "c")],
         capture_output=True, text=True, check=False,
     )  # fmt: skip
     assert clone.returncode == 0, clone.stderr
@@ -124,10 +125,10 @@ class _Fixed:
     def __init__(self, value: str) -> None:
         self.value = value
 
-    def token(self, repo: RepoRef) -> str:  # noqa: ARG002
+    def token(self, repo: RepoRef) -> str:
         return self.value
 
-    def invalidate(self, repo: RepoRef, token: str) -> bool:  # noqa: ARG002
+    def invalidate(self, repo: RepoRef, token: str) -> bool:
         return False
 
 

@@ -80,7 +80,9 @@ def scoped_repos(forge: TestForge, granted: list[str], data: dict[str, Any]) -> 
             raise HttpError(422, {"message": NOT_ACCESSIBLE})
         chosen += match
     for repo_id in ids or []:
-        match = [path for path in granted if path in forge.repos and forge.repos[path].id == repo_id]
+        match = [
+            path for path in granted if path in forge.repos and forge.repos[path].id == repo_id
+        ]
         if not match:
             raise HttpError(422, {"message": NOT_ACCESSIBLE})
         chosen += match
