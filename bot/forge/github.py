@@ -391,7 +391,11 @@ class GitHubForge:
             return Permission.NONE
 
     def open_change(self, repo: RepoRef, proposal: ChangeProposal) -> ChangeRequest:
-        owner = repo.path.split("/")[0]
+        """From a branch of ``repo``, or of the fork ``proposal.head_repo`` (head
+        ``forkowner:branch``)."""
+        where = RepoRef("github", proposal.head_repo) if proposal.head_repo else repo
+        owner = where.path.split("/")[0]
+        head = f"{owner}:{proposal.branch}" if proposal.head_repo else proposal.branch
 
         def existing(r: Repository) -> ChangeRequest | None:
             for pull in r.get_pulls(state="open", head=f"{owner}:{proposal.branch}"):
@@ -402,7 +406,7 @@ class GitHubForge:
         if found is not None:
             return found
         if proposal.files:
-            self._run(repo, lambda r: commit_files(r, proposal), write=True)
+            self._run(where, lambda r: commit_files(r, proposal), write=True)
         body = proposal.body
         if proposal.issue is not None and f"#{proposal.issue}" not in body:
             body = f"{body}\n\nCloses #{proposal.issue}".strip()
@@ -410,7 +414,7 @@ class GitHubForge:
         def create(r: Repository) -> ChangeRequest:
             pull = r.create_pull(
                 base=proposal.base,
-                head=proposal.branch,
+                head=head,
                 title=proposal.title,
                 body=body,
                 draft=proposal.draft,

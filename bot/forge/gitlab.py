@@ -404,18 +404,30 @@ class GitLabForge:
         return self._run(repo, read)
 
     def open_change(self, repo: RepoRef, proposal: ChangeProposal) -> ChangeRequest:
+        """From a branch of ``repo``, or of the fork ``proposal.head_repo``: the merge request
+        is then created on the fork (its source project) with ``repo`` as its target."""
+        where = RepoRef("gitlab", proposal.head_repo) if proposal.head_repo else repo
+        source = target = None
+        if proposal.head_repo:
+            source = self._run(where, _project_id)
+            target = self._run(repo, _project_id)
+
         def existing(p: Project) -> ChangeRequest | None:
             for mr in p.mergerequests.list(
                 source_branch=proposal.branch, state="opened", iterator=True
             ):
-                return to_change(repo, mr.attributes)
+                # the same branch name in someone else's fork is not ours
+                a = mr.attributes
+                expected = source if source is not None else a.get("target_project_id")
+                if a.get("source_project_id") in (None, expected):
+                    return to_change(repo, a)
             return None
 
         found = self._run(repo, existing)
         if found is not None:
             return found
         if proposal.files:
-            self._run(repo, lambda p: self._commit(p, proposal), write=True)
+            self._run(where, lambda p: self._commit(p, proposal), write=True)
         body = proposal.body
         if proposal.issue is not None and f"#{proposal.issue}" not in body:
             body = f"{body}\n\nCloses #{proposal.issue}".strip()
@@ -424,18 +436,19 @@ class GitLabForge:
             title = f"Draft: {title}"
 
         def create(p: Project) -> ChangeRequest:
-            mr = p.mergerequests.create(
-                {
-                    "source_branch": proposal.branch,
-                    "target_branch": proposal.base,
-                    "title": title,
-                    "description": body,
-                    "remove_source_branch": True,
-                }
-            )
+            data: dict[str, Any] = {
+                "source_branch": proposal.branch,
+                "target_branch": proposal.base,
+                "title": title,
+                "description": body,
+                "remove_source_branch": True,
+            }
+            if target is not None:
+                data["target_project_id"] = target
+            mr = p.mergerequests.create(data)
             return to_change(repo, mr.attributes)
 
-        return self._run(repo, create, write=True)
+        return self._run(where, create, write=True)
 
     def _commit(self, p: Project, proposal: ChangeProposal) -> None:
         actions = []
@@ -474,3 +487,8 @@ class GitLabForge:
         netloc = f"oauth2:{quote(token, safe='')}@{base.netloc}"
         path = f"{base.path.rstrip('/')}/{repo.path}.git"
         return SecretStr(urlunsplit((base.scheme, netloc, path, "", "")))
+
+
+def _project_id(p: Project) -> int:
+    """The numeric id of a project handed over lazily (by path)."""
+    return int(p.manager.gitlab.projects.get(p.get_id()).get_id())  # type: ignore[arg-type]

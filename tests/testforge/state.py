@@ -130,6 +130,7 @@ class Issue:
     merged: bool = False
     id: int = 0
     locked: bool = False
+    head_repo: str | None = None  # a fork's path when the branch lives there, not here
 
 
 @dataclass
@@ -145,13 +146,16 @@ class Repo:
     statuses: list[Status] = field(default_factory=list)
     hooks: list[dict[str, Any]] = field(default_factory=list)  # GitLab project hooks
     next_number: itertools.count[int] = field(default_factory=lambda: itertools.count(1))
+    fork_of: str | None = None
 
     def pr(self, number: int) -> Issue | None:
         issue = self.issues.get(number)
         return issue if issue and issue.is_pr else None
 
     def diff_refs(self, pr: Issue) -> dict[str, str]:
-        head = self.git.rev(f"refs/heads/{pr.head}") or ""
+        # a change from a fork: its head is copied here as refs/pull/N/head (as GitHub does)
+        ref = f"refs/pull/{pr.number}/head" if pr.head_repo else f"refs/heads/{pr.head}"
+        head = self.git.rev(ref) or ""
         start = self.git.rev(f"refs/heads/{pr.base}") or ""
         base = self.git.merge_base(start, head) if head and start else start
         return {"base_sha": base, "start_sha": start, "head_sha": head}

@@ -27,7 +27,7 @@ if TYPE_CHECKING:
 RPC_METHODS = {
     "create_repo", "commit", "add_pull", "close", "add_issue", "add_comment", "add_comments",
     "add_user", "set_permission", "add_app", "add_installation", "inject", "clear_faults",
-    "revoke_tokens", "react", "reply", "resolve",
+    "revoke_tokens", "react", "reply", "resolve", "fork",
     "pull", "pulls", "issues", "comments", "discussions", "reviews", "statuses", "refs",
     "read", "token_request_count", "installation_token_grants", "requests_log", "violations",
 }  # fmt: skip
@@ -194,6 +194,8 @@ def _git(
     result = subprocess.run(
         ["git", "http-backend"], input=body, env=env, capture_output=True, check=False
     )
+    if push and repo.fork_of is not None:
+        forge.sync_forks(repo.path)
     head, _, payload = result.stdout.partition(b"\r\n\r\n")
     status = 200
     out_headers: dict[str, str] = {}
