@@ -384,7 +384,8 @@ def create_git_commit(forge: TestForge, req: Request, p: dict[str, str]) -> Resp
 def get_authenticated_user(forge: TestForge, req: Request, p: dict[str, str]) -> Response:
     if req.token is None:
         raise HttpError(401, {"message": "Requires authentication"})
-    return Response(200, user_json(forge, req.token.login), headers={"X-OAuth-Scopes": "repo"})
+    data = {**user_json(forge, req.token.login), "user_view_type": "private"}
+    return Response(200, data, headers={"X-OAuth-Scopes": "repo"})
 
 
 @route("get", "/app")
