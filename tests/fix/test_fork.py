@@ -23,9 +23,7 @@ def forked(world: World) -> World:
 def test_a_fix_is_pushed_to_the_fork_and_proposed_from_it(world: World) -> None:
     forked(world)
     world.llm.push(locate("shop/cart.py"), good_fix())
-    detail = run_job(
-        world, world.command(), settings={"fix_push_remote": "assist-bot/{name}"}
-    )
+    detail = run_job(world, world.command(), settings={"fix_push_remote": "assist-bot/{name}"})
     assert detail["status"] == "opened", detail
     branch = detail["branch"]
     assert fix_branches(world) == {}  # nothing pushed into the base repository
@@ -51,8 +49,9 @@ def test_a_fix_is_pushed_to_the_fork_and_proposed_from_it(world: World) -> None:
             if r["method"] == "POST" and r["path"].endswith("/merge_requests")
         ]  # fmt: skip
         assert len(created) == 1
-        assert "assist-bot%2Fshop" in created[0]["path"] or str(world.server.repos[FORK].id) in (
-            created[0]["path"]
+        assert (
+            "assist-bot%2Fshop" in created[0]["path"]
+            or str(world.server.repos[FORK].id) in (created[0]["path"])
         )
 
 
