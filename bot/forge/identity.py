@@ -23,7 +23,12 @@ from github import Auth
 from github.Consts import DEFAULT_USER_AGENT
 from pydantic import SecretStr
 
-from bot.forge.errors import AuthenticationFailed, ForgeError, ForgeUnavailable
+from bot.forge.errors import (
+    AuthenticationFailed,
+    ForgeError,
+    ForgeUnavailable,
+    PermissionDenied,
+)
 
 log = logging.getLogger(__name__)
 DEFAULT_TTL_S = 3600.0
@@ -131,6 +136,8 @@ def _get_json(url: str, headers: dict[str, str], timeout_s: float) -> dict[str, 
         raise ForgeUnavailable(
             f"{url} answered {response.status_code}", status=response.status_code
         )
+    if response.status_code == 403:
+        raise PermissionDenied(f"{url} answered 403", status=403)
     if response.status_code != 200:
         raise ForgeError(f"{url} answered {response.status_code}", status=response.status_code)
     data = response.json()
