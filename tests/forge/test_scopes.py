@@ -8,12 +8,16 @@ import subprocess
 from pathlib import Path
 
 import pytest
+import redis
+import sqlalchemy as sa
 
 from bot.forge import CommitStatus, RepoRef, StatusState
 from bot.forge.errors import NotFound, PermissionDenied, ValidationFailed
 from bot.forge.factory import build_forge, github_app_tokens
 from bot.forge.scopes import PERMISSIONS, scope_of_job
 from bot.forge.types import ChangeProposal, FileChange
+from bot.jobs.context import WorkerContext
+from bot.jobs.forge import job_forge
 from tests.forge.conftest import APP_ID, REPO, Env
 
 OTHER = "octo/gadgets"
@@ -146,3 +150,21 @@ def _push(url: str, tmp: Path) -> subprocess.CompletedProcess[str]:
         [*git, "push", "-q", url, "HEAD:refs/heads/assist/pushed"],
         capture_output=True, text=True, check=False,
     )  # fmt: skip
+
+
+def test_the_worker_builds_each_job_its_scope(github: Env, redis_url: str) -> None:
+    """``job_forge`` (what every job calls) asks for the job's scope; review by default."""
+    ctx = WorkerContext(
+        github.settings, sa.create_engine("sqlite://"), redis.Redis.from_url(redis_url)
+    )
+    kwargs = {"forge": "github", "repo": REPO, "installation_id": None}
+    job_forge(ctx, kwargs).get_change(github.repo, github.number)
+    job_forge(ctx, kwargs, scope="fix").get_change(github.repo, github.number)
+    job_forge(ctx, kwargs, scope="index").read_file(github.repo, "README.md", ref="main")
+    grants = github.server.installation_token_grants()
+    assert [g["permissions"] for g in grants] == [
+        dict(PERMISSIONS["review"]),
+        dict(PERMISSIONS["fix"]),
+        dict(PERMISSIONS["index"]),
+    ]
+    assert {tuple(g["repos"]) for g in grants} == {(REPO,)}
