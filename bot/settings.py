@@ -66,8 +66,11 @@ class Settings(BaseSettings):
         description="Largest webhook body accepted, in bytes (GitHub caps payloads at 25 MiB).",
     )
     bot_logins: Annotated[list[str], NoDecode] = Field(
-        default_factory=lambda: ["forge-assist[bot]", "forge-assist"],
-        description="Our own account names, comma-separated: their events are ignored.",
+        default_factory=list,
+        description="Extra names of our own account, comma-separated (e.g. legacy names), added "
+        "to the identity the workers read from the forge's API (GitHub App `/app` slug + "
+        "`[bot]`, token `/user`). The web process ignores events of these names and detects "
+        "@mentions of them; empty by default (no squattable name is trusted).",
     )
     command_prefix: str = Field("/assist", description="Prefix of commands in comments.")
     feedback_min_sample: int = Field(
@@ -217,6 +220,14 @@ class Settings(BaseSettings):
         False,
         description="`/assist fix` may change CI, build, hook and dependency files (workflows, "
         "Makefile, setup.py, package.json...); off: such edits are refused with the reason.",
+    )
+    fix_push_remote: str | None = Field(
+        None,
+        description="Push `/assist fix` branches to this fork instead of the base repository "
+        "(`owner/name` on GitHub, `group/name` on GitLab; `{owner}` and `{name}` stand for the "
+        "base repository's) and open the pull/merge request from it: the bot's branches never "
+        "run the base repository's CI with its secrets. Unset: branches go to the base "
+        "repository.",
     )
     sandbox_disk_mb: int = Field(
         1024, gt=0, description="Size of the sandbox's writable /work (tree and test output), MiB."

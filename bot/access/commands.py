@@ -41,15 +41,22 @@ def verified_comment(
 ) -> Comment | None:
     """The command's comment with its author from the forge's API (GitLab: the note re-read;
     the payload's ``user`` is never believed), or None when the API does not show that note
-    (forged or deleted), or shows it without a command when one is required (edited): then
-    nothing runs. ``require_command=False``: a reply that addresses the bot by mention."""
+    (forged or deleted), or shows it written by us (our own comment never runs a command), or
+    shows it without a command when one is required (edited): then nothing runs.
+    ``require_command=False``: a reply that addresses the bot by mention."""
     posted = forge.comment_as_posted(repo, comment)
-    if posted is None:
+    if posted is None or is_own(forge, posted.author):
         return None
     needs = require_command and repo.forge == "gitlab"
     if needs and parse_command(posted.body, prefix=prefix) is None:
         return None
     return dataclasses.replace(comment, author=posted.author)
+
+
+def is_own(forge: Forge, author: str) -> bool:
+    """``author`` is us, by the identity the forge's API gives our credentials (cached), not
+    by a login from the payload or configuration alone."""
+    return bool(author) and author.lower() in forge.own_logins()
 
 
 def may_command(forge: Forge, repo: RepoRef, user: str, *, change_author: str | None) -> bool:
@@ -75,7 +82,9 @@ def accept_command(
         forge, repo, command_comment(kwargs), require_command=require_command
     )
     if comment is None:
-        return command_comment(kwargs), {"status": "refused", "reason": "unverified comment"}
+        own = is_own(forge, str(kwargs.get("author") or ""))
+        reason = "our own comment" if own else "unverified comment"
+        return command_comment(kwargs), {"status": "refused", "reason": reason}
     change = forge.get_change(repo, int(kwargs["number"]))
     if not may_command(forge, repo, comment.author, change_author=change.author):
         forge.respond(repo, comment, body=refusal)

@@ -17,12 +17,15 @@ from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
 
+from pydantic import SecretStr
+
 from bot.access.commands import command_comment, may_command, verified_comment
 from bot.domain import RepoRef
 from bot.fix import render
 from bot.fix.errors import FixError
 from bot.fix.pipeline import FixOutcome
 from bot.fix.prompt import IssueText
+from bot.fix.remote import head_repo, push_repo
 from bot.fix.run import run_fix
 from bot.fix.workspace import GitWorkspace
 from bot.forge.errors import ForgeError, NotFound
@@ -146,6 +149,13 @@ class FixJob:
         return _Target(IssueText(number, issue.title, issue.body, c.guidance), change.head_ref,
                        change, diff)  # fmt: skip
 
+    def _push_repo(self) -> RepoRef:
+        """The base repository, or the fork of ``ASSIST_FIX_PUSH_REMOTE``."""
+        return push_repo(self.settings.fix_push_remote, self.command.repo)
+
+    def _push_url(self) -> SecretStr:
+        return self.forge.clone_url(self._push_repo())
+
     def _config(self, default_branch: str) -> RepoConfig:
         try:
             raw = self.forge.read_file(self.command.repo, CONFIG_PATH, ref=default_branch)
@@ -164,6 +174,8 @@ class FixJob:
         target = self._target()
         url = self.forge.clone_url(c.repo)
         default = GitWorkspace.default_branch(url, env=self.git_env)
+        # iterating on our own change: its branch is where we push (a fork, when configured)
+        fetch_url = self._push_url() if target.branch is not None else url
         config = self._config(default)
         if not config.fix.enabled:
             raise _Stop(render.REFUSAL_DISABLED, {"status": "refused", "reason": "disabled"})
@@ -172,7 +184,7 @@ class FixJob:
         with tempfile.TemporaryDirectory(prefix="job-", dir=scratch_root) as tmp:
             self.progress("fetching the repository")
             ws = GitWorkspace.fetch(
-                Path(tmp) / "work", url, target.branch or default, env=self.git_env
+                Path(tmp) / "work", fetch_url, target.branch or default, env=self.git_env
             )
             base_sha = ws.head()
             outcome = asyncio.run(
@@ -208,7 +220,7 @@ class FixJob:
         assert issue.number is not None
         self.progress("pushing the change")
         self._commit(ws, issue, outcome)
-        url = self.forge.clone_url(c.repo)
+        url = self._push_url()
         if target.branch is not None and target.change is not None:
             ws.push(url, target.branch, env=self.git_env)  # fast-forward only
             change, branch, updated = target.change, target.branch, True
@@ -223,6 +235,7 @@ class FixJob:
                 commit_message=render.commit_message(issue, result),
                 issue=issue.number,
                 draft=True,
+                head_repo=head_repo(self._push_repo(), c.repo),
             )
             try:
                 change = self.forge.open_change(c.repo, proposal)
@@ -261,7 +274,7 @@ class FixJob:
         ):
             self._commit(ws, issue, outcome)
             partial = render.branch_name(issue.number, base_sha, partial=True)
-            ws.push(self.forge.clone_url(c.repo), partial, env=self.git_env, force=True)
+            ws.push(self._push_url(), partial, env=self.git_env, force=True)
         self.say(
             render.failure_comment(
                 c.author, reason=_reason(outcome), outcome=outcome, partial_branch=partial

@@ -136,6 +136,9 @@ class AuditedForge:
     def comment_as_posted(self, repo: RepoRef, comment: Comment) -> Comment | None:
         return self._inner.comment_as_posted(repo, comment)
 
+    def own_logins(self) -> frozenset[str]:
+        return self._inner.own_logins()
+
     def permission(self, repo: RepoRef, user: str) -> Permission:
         return self._inner.permission(repo, user)
 

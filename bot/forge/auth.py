@@ -1,7 +1,8 @@
 """Credentials for the forges: a static token, or a GitHub App's installation tokens.
 
-An installation token is requested once and cached until shortly before it expires; a 401
-invalidates it, and the adapter asks again.
+An installation token is requested for the one repository it is used on, with only the
+permissions it was built for (``bot.forge.scopes``), and cached per repository and permission
+set until shortly before it expires; a 401 invalidates it, and the adapter asks again.
 """
 
 from __future__ import annotations
@@ -9,13 +10,14 @@ from __future__ import annotations
 import math
 import threading
 import time
-from collections.abc import Callable
+from collections.abc import Callable, Mapping
 from dataclasses import dataclass
 from datetime import datetime
 from typing import Protocol
 
 import requests
 from github import Auth, GithubException, GithubIntegration
+from github.Consts import DEFAULT_USER_AGENT
 from pydantic import SecretStr
 
 from bot.domain import RepoRef
@@ -52,7 +54,9 @@ class _Cached:
 
 
 class GitHubAppTokens:
-    """Installation tokens of a GitHub App, cached per installation, thread-safe.
+    """Installation tokens of a GitHub App, each scoped to one repository (``repositories``
+    in the request) and to ``permissions`` when given, cached per (installation, repository),
+    thread-safe.
 
     ``installation_id`` pins one installation (from the webhook); without it the installation
     of each repository is looked up once with the app's JWT.
@@ -67,6 +71,7 @@ class GitHubAppTokens:
         timeout_s: float = 30.0,
         installation_id: int | None = None,
         refresh_margin_s: float = 300.0,
+        permissions: Mapping[str, str] | None = None,
         clock: Callable[[], float] = time.time,
     ) -> None:
         self._app_id = app_id
@@ -77,10 +82,17 @@ class GitHubAppTokens:
         self._margin = refresh_margin_s
         self._clock = clock
         self._lock = threading.Lock()
-        self._tokens: dict[int, _Cached] = {}
+        self._permissions = dict(permissions) if permissions is not None else None
+        self._scope = tuple(sorted((permissions or {}).items()))
+        self._tokens: dict[tuple[int, str, tuple[tuple[str, str], ...]], _Cached] = {}
         self._installations: dict[str, int] = {}
         self.requests = 0
         """Installation tokens requested so far (for measurements)."""
+
+    @property
+    def permissions(self) -> Mapping[str, str] | None:
+        """The permissions each token is requested with (None: all the installation's)."""
+        return self._permissions
 
     def _integration(self) -> GithubIntegration:
         auth = Auth.AppAuth(self._app_id, self._private_key.get_secret_value())
@@ -109,28 +121,54 @@ class GitHubAppTokens:
 
     def token(self, repo: RepoRef) -> str:
         with self._lock:
-            installation = self.installation(repo)
-            cached = self._tokens.get(installation)
+            key = (self.installation(repo), repo.path, self._scope)
+            cached = self._tokens.get(key)
             if cached and self._clock() < cached.expires_at - self._margin:
                 return cached.value
-            try:
-                grant = self._integration().get_access_token(installation)
-            except GithubException as error:
-                raise map_github_error(error) from error
-            except requests.RequestException as error:
-                raise map_transport_error(error) from error
+            token, expires_at = self._request(key[0], repo)
             self.requests += 1
-            expires = grant.expires_at
-            expires_at = (
-                expires.timestamp() if isinstance(expires, datetime) else self._clock() + 3600
+            self._tokens[key] = _Cached(token, expires_at)
+            return token
+
+    def _request(self, installation: int, repo: RepoRef) -> tuple[str, float]:
+        """POST /app/installations/{id}/access_tokens for ``repo`` alone (by name: the
+        installation belongs to its owner) with ``permissions``; PyGithub's helper cannot
+        name repositories."""
+        body: dict[str, object] = {"repositories": [repo.path.rpartition("/")[2]]}
+        if self._permissions is not None:
+            body["permissions"] = self._permissions
+        jwt = Auth.AppAuth(self._app_id, self._private_key.get_secret_value()).token
+        try:
+            response = requests.post(
+                f"{self._api_url.rstrip('/')}/app/installations/{installation}/access_tokens",
+                json=body,
+                headers={
+                    "Authorization": f"Bearer {jwt}",
+                    "Accept": "application/vnd.github+json",
+                    "User-Agent": DEFAULT_USER_AGENT,
+                },
+                timeout=self._timeout_s,
             )
-            self._tokens[installation] = _Cached(grant.token, expires_at)
-            return grant.token
+        except requests.RequestException as error:
+            raise map_transport_error(error) from error
+        try:
+            data = response.json()
+        except ValueError:
+            data = {"message": response.text[:200]}
+        if response.status_code != 201 or not isinstance(data, dict) or "token" not in data:
+            refused = GithubException(response.status_code, data, dict(response.headers))
+            raise map_github_error(refused)
+        expires = data.get("expires_at")
+        try:
+            expires_at = datetime.fromisoformat(str(expires).replace("Z", "+00:00")).timestamp()
+        except ValueError:
+            expires_at = self._clock() + 3600
+        return str(data["token"]), expires_at
 
     def invalidate(self, repo: RepoRef, token: str) -> bool:
         with self._lock:
-            installation = self.installation(repo)
-            cached = self._tokens.get(installation)
+            key = (self.installation(repo), repo.path, self._scope)
+            cached = self._tokens.get(key)
             if cached and cached.value == token:
-                del self._tokens[installation]
+                del self._tokens[key]
             return True

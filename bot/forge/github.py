@@ -31,6 +31,7 @@ from bot.forge.github_objects import (
     to_line_comment,
     to_review_comment,
 )
+from bot.forge.identity import Identity, StaticIdentity
 from bot.forge.markers import quote_lines, with_marker
 from bot.forge.retry import retry_transient
 from bot.forge.types import (
@@ -75,6 +76,7 @@ class GitHubForge:
         tokens: TokenSource,
         timeout_s: float = 30.0,
         bot_logins: frozenset[str] = frozenset(),
+        identity: Identity | None = None,
         attempts: int = 3,
         backoff_s: float = 1.0,
         seconds_between_writes: float | None = 1.0,
@@ -84,7 +86,8 @@ class GitHubForge:
         self._api_url = api_url.rstrip("/")
         self._tokens = tokens
         self._timeout_s = timeout_s
-        self._bot_logins = bot_logins
+        # who we are: from the forge's API (built by the factory); bare logins only without it
+        self._identity: Identity = identity if identity is not None else StaticIdentity(bot_logins)
         self._attempts = attempts
         self._backoff_s = backoff_s
         self._seconds_between_writes = seconds_between_writes
@@ -266,9 +269,12 @@ class GitHubForge:
         del repo  # the Protocol's signature
         return comment
 
+    def own_logins(self) -> frozenset[str]:
+        return self._identity.logins()
+
     def _ours(self, comment: Comment, marker: str | None) -> bool:
         # markers are trusted only on comments our own identity wrote; no identity, no trust
-        if comment.author not in self._bot_logins:
+        if not self._identity.is_ours(comment.author):
             return False
         return marker is None or marker in comment.body
 
@@ -417,7 +423,11 @@ class GitHubForge:
             return Permission.NONE
 
     def open_change(self, repo: RepoRef, proposal: ChangeProposal) -> ChangeRequest:
-        owner = repo.path.split("/")[0]
+        """From a branch of ``repo``, or of the fork ``proposal.head_repo`` (head
+        ``forkowner:branch``)."""
+        where = RepoRef(ForgeKind.GITHUB, proposal.head_repo) if proposal.head_repo else repo
+        owner = where.path.split("/")[0]
+        head = f"{owner}:{proposal.branch}" if proposal.head_repo else proposal.branch
 
         def existing(r: Repository) -> ChangeRequest | None:
             for pull in r.get_pulls(state="open", head=f"{owner}:{proposal.branch}"):
@@ -428,7 +438,7 @@ class GitHubForge:
         if found is not None:
             return found
         if proposal.files:
-            self._run(repo, lambda r: commit_files(r, proposal), write=True)
+            self._run(where, lambda r: commit_files(r, proposal), write=True)
         body = proposal.body
         if proposal.issue is not None and f"#{proposal.issue}" not in body:
             body = f"{body}\n\nCloses #{proposal.issue}".strip()
@@ -436,7 +446,7 @@ class GitHubForge:
         def create(r: Repository) -> ChangeRequest:
             pull = r.create_pull(
                 base=proposal.base,
-                head=proposal.branch,
+                head=head,
                 title=proposal.title,
                 body=body,
                 draft=proposal.draft,

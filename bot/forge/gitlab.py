@@ -31,6 +31,7 @@ from bot.forge.gitlab_objects import (
     to_comment,
     to_line_comment,
 )
+from bot.forge.identity import Identity, StaticIdentity
 from bot.forge.markers import quote_lines, with_marker
 from bot.forge.retry import retry_transient
 from bot.forge.types import (
@@ -106,6 +107,7 @@ class GitLabForge:
         tokens: TokenSource,
         timeout_s: float = 30.0,
         bot_logins: frozenset[str] = frozenset(),
+        identity: Identity | None = None,
         attempts: int = 3,
         backoff_s: float = 1.0,
         sleep: Callable[[float], None] = time.sleep,
@@ -113,7 +115,8 @@ class GitLabForge:
         self._url = url.rstrip("/")
         self._tokens = tokens
         self._timeout_s = timeout_s
-        self._bot_logins = bot_logins
+        # who we are: from the forge's API (built by the factory); bare logins only without it
+        self._identity: Identity = identity if identity is not None else StaticIdentity(bot_logins)
         self._attempts = attempts
         self._backoff_s = backoff_s
         self._sleep = sleep
@@ -303,9 +306,12 @@ class GitLabForge:
 
         return self._run(repo, read)
 
+    def own_logins(self) -> frozenset[str]:
+        return self._identity.logins()
+
     def _ours(self, comment: Comment, marker: str | None) -> bool:
         # markers are trusted only on comments our own identity wrote; no identity, no trust
-        if comment.author not in self._bot_logins:
+        if not self._identity.is_ours(comment.author):
             return False
         return marker is None or marker in comment.body
 
@@ -432,18 +438,30 @@ class GitLabForge:
         return self._run(repo, read)
 
     def open_change(self, repo: RepoRef, proposal: ChangeProposal) -> ChangeRequest:
+        """From a branch of ``repo``, or of the fork ``proposal.head_repo``: the merge request
+        is then created on the fork (its source project) with ``repo`` as its target."""
+        where = RepoRef(ForgeKind.GITLAB, proposal.head_repo) if proposal.head_repo else repo
+        source = target = None
+        if proposal.head_repo:
+            source = self._run(where, _project_id)
+            target = self._run(repo, _project_id)
+
         def existing(p: Project) -> ChangeRequest | None:
             for mr in p.mergerequests.list(
                 source_branch=proposal.branch, state="opened", iterator=True
             ):
-                return to_change(repo, mr.attributes)
+                # the same branch name in someone else's fork is not ours
+                a = mr.attributes
+                expected = source if source is not None else a.get("target_project_id")
+                if a.get("source_project_id") in (None, expected):
+                    return to_change(repo, a)
             return None
 
         found = self._run(repo, existing)
         if found is not None:
             return found
         if proposal.files:
-            self._run(repo, lambda p: self._commit(p, proposal), write=True)
+            self._run(where, lambda p: self._commit(p, proposal), write=True)
         body = proposal.body
         if proposal.issue is not None and f"#{proposal.issue}" not in body:
             body = f"{body}\n\nCloses #{proposal.issue}".strip()
@@ -452,18 +470,19 @@ class GitLabForge:
             title = f"Draft: {title}"
 
         def create(p: Project) -> ChangeRequest:
-            mr = p.mergerequests.create(
-                {
-                    "source_branch": proposal.branch,
-                    "target_branch": proposal.base,
-                    "title": title,
-                    "description": body,
-                    "remove_source_branch": True,
-                }
-            )
+            data: dict[str, Any] = {
+                "source_branch": proposal.branch,
+                "target_branch": proposal.base,
+                "title": title,
+                "description": body,
+                "remove_source_branch": True,
+            }
+            if target is not None:
+                data["target_project_id"] = target
+            mr = p.mergerequests.create(data)
             return to_change(repo, mr.attributes)
 
-        return self._run(repo, create, write=True)
+        return self._run(where, create, write=True)
 
     def _commit(self, p: Project, proposal: ChangeProposal) -> None:
         actions = []
@@ -502,3 +521,8 @@ class GitLabForge:
         netloc = f"oauth2:{quote(token, safe='')}@{base.netloc}"
         path = f"{base.path.rstrip('/')}/{repo.path}.git"
         return SecretStr(urlunsplit((base.scheme, netloc, path, "", "")))
+
+
+def _project_id(p: Project) -> int:
+    """The numeric id of a project handed over lazily (by path)."""
+    return int(p.manager.gitlab.projects.get(p.get_id()).get_id())  # type: ignore[arg-type]

@@ -105,6 +105,11 @@ class Forge(Protocol):
         webhook payload); None when it does not exist there."""
         ...
 
+    def own_logins(self) -> frozenset[str]:
+        """The logins our credentials post as (lowercased), from the forge's API and cached,
+        plus configured extra names: only their comments are ours."""
+        ...
+
     def permission(self, repo: RepoRef, user: str) -> Permission:
         """The user's role on the repository (NONE when not a member)."""
         ...

@@ -234,3 +234,5 @@ class ChangeProposal:
     files: tuple[FileChange, ...] = field(default=())
     issue: int | None = None
     draft: bool = True
+    head_repo: str | None = None
+    """The fork (``owner/name``, ``group/name``) the branch is in; None: the base repository."""

@@ -7,7 +7,7 @@ import dataclasses
 from collections.abc import Iterable
 from typing import Any
 
-from bot.access.commands import accept_command, command_comment
+from bot.access.commands import accept_command, command_comment, verified_comment
 from bot.feedback.converse import ANSWER_MARKER, answer_in_thread
 from bot.feedback.harvest import FINDING_MARKER, harvest, is_ours
 from bot.feedback.outcome import Kind
@@ -56,7 +56,7 @@ def feedback_job(ctx: WorkerContext, **kwargs: Any) -> dict[str, Any]:
     kind = Kind(str(kwargs["kind"]))
     actor = str(kwargs.get("author") or "")
     value = str(kwargs.get("value") or "")
-    own = {login.lower() for login in ctx.settings.bot_logins}
+    own = forge.own_logins()  # from the forge's API, not the payload or configuration
     if actor.lower() == thread.comment.author.lower() or actor.lower() in own:
         return {"status": "our own"}
     try:
@@ -92,7 +92,7 @@ def _answer(
     fingerprints: Iterable[str],
 ) -> dict[str, Any]:
     reply_id = int(kwargs["comment_id"])
-    own = {login.lower() for login in ctx.settings.bot_logins}
+    own = forge.own_logins()
     later = [c for c in thread.replies if c.id > reply_id]
     if any(is_ours(c, thread.comment, own) and ANSWER_MARKER in c.body for c in later):
         return {"answer": "already answered"}  # a retried job: the answer is there
@@ -135,7 +135,7 @@ def harvest_job(ctx: WorkerContext, **kwargs: Any) -> dict[str, Any]:
         SqlFeedback(ctx.engine),
         repo,
         int(kwargs["number"]),
-        own_logins=ctx.settings.bot_logins,
+        own_logins=forge.own_logins(),
         closed="merged" if kwargs.get("merged") else "closed",
     )
     return {"status": "harvested", "new": added}
@@ -156,7 +156,12 @@ def rules_job(ctx: WorkerContext, **kwargs: Any) -> dict[str, Any]:
     """`/assist remember <rule>`, `/assist rules`, `/assist forget <id>`."""
     repo = job_repo(kwargs)
     forge = job_forge(ctx, kwargs)
-    comment: Comment = command_comment(kwargs)
+    verified = verified_comment(
+        forge, repo, command_comment(kwargs), prefix=ctx.settings.command_prefix
+    )
+    if verified is None:  # a forged, deleted or own note: nothing runs
+        return {"status": "refused", "reason": "unverified comment"}
+    comment: Comment = verified
     store = SqlFeedback(ctx.engine)
     command = str(kwargs["command"])
     argument = str(kwargs.get("argument") or "").strip()

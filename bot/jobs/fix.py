@@ -18,5 +18,5 @@ def fix_job(ctx: WorkerContext, **kwargs: Any) -> dict[str, Any]:
 
     command = FixCommand.from_kwargs(job_repo(kwargs), kwargs)
     settings = ready_model(ctx)  # fails in seconds, with the reason, when the model cannot
-    job = FixJob(job_forge(ctx, kwargs), settings, command, git_env=env_for_git())
+    job = FixJob(job_forge(ctx, kwargs, scope="fix"), settings, command, git_env=env_for_git())
     return {**job.run(), "target": kwargs.get("target")}

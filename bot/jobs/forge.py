@@ -10,7 +10,9 @@ from rq import get_current_job
 from bot.domain import ForgeKind, RepoRef
 from bot.forge.audit import AuditedForge, SqlAuditLog
 from bot.forge.factory import build_forge
+from bot.forge.identity import RedisIdentityStore
 from bot.forge.protocol import Forge
+from bot.forge.scopes import TokenScope
 from bot.jobs.context import WorkerContext
 
 
@@ -19,9 +21,16 @@ def job_repo(kwargs: Mapping[str, Any]) -> RepoRef:
     return RepoRef(kind, str(kwargs["repo"]))
 
 
-def job_forge(ctx: WorkerContext, kwargs: Mapping[str, Any], *, actor: str | None = None) -> Forge:
-    """The adapter for the job's forge (App installation from the event when there is one),
-    wrapped so that each write lands in the audit log with the job id and who caused it."""
+def job_forge(
+    ctx: WorkerContext,
+    kwargs: Mapping[str, Any],
+    *,
+    actor: str | None = None,
+    scope: TokenScope = "review",
+) -> Forge:
+    """The adapter for the job's forge (App installation from the event when there is one;
+    its tokens for the job's repository alone, with the permissions of ``scope``), wrapped so
+    that each write lands in the audit log with the job id and who caused it."""
     settings = ctx.settings
     repo = job_repo(kwargs)
     installation = kwargs.get("installation_id")
@@ -29,10 +38,12 @@ def job_forge(ctx: WorkerContext, kwargs: Mapping[str, Any], *, actor: str | Non
         settings,
         repo.forge,
         installation_id=int(installation) if installation else None,
+        scope=scope,
         attempts=settings.forge_max_attempts,
         backoff_s=settings.forge_retry_backoff_s,
         github_write_pause_s=settings.github_write_pause_s,
         github_check_runs=settings.github_check_runs,
+        identity_store=RedisIdentityStore(ctx.redis, prefix=f"{settings.queue_prefix}assist:id:"),
     )
     job = get_current_job()
     who = actor if actor is not None else str(kwargs.get("author") or "")

@@ -15,7 +15,8 @@ def index_job(ctx: WorkerContext, **kwargs: Any) -> dict[str, Any]:
     """Move the index of the default branch to ``kwargs['after_sha']``: only the files whose
     blob changed are parsed and embedded again."""
     repo = job_repo(kwargs)
-    stats = index_branch(ctx.settings, job_forge(ctx, kwargs), repo, str(kwargs["after_sha"]))
+    forge = job_forge(ctx, kwargs, scope="index")
+    stats = index_branch(ctx.settings, forge, repo, str(kwargs["after_sha"]))
     return {
         "status": "indexed",
         "branch": kwargs["branch"],

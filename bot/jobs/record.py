@@ -105,10 +105,11 @@ def _show_failure(
     """The final failure on the forge; never raises (the failure is recorded either way)."""
     if kind not in WHAT or not kwargs.get("forge"):
         return
+    from bot.forge.scopes import scope_of_job
     from bot.jobs.forge import job_forge, job_repo  # the forge layer, only when needed
 
     try:
-        forge = job_forge(ctx, kwargs)
+        forge = job_forge(ctx, kwargs, scope=scope_of_job(kind))
         report_failure(
             forge, job_repo(kwargs), kwargs, kind=kind, job_id=job_id, exc=exc, reason=reason
         )

@@ -83,7 +83,7 @@ def learn_before_review(ctx: WorkerContext, forge: Forge, repo: RepoRef, number:
     history and rules give this review. Feedback never blocks a review: a failure is logged."""
     store = SqlFeedback(ctx.engine)
     try:
-        harvest(forge, store, repo, number, own_logins=ctx.settings.bot_logins)
+        harvest(forge, store, repo, number, own_logins=forge.own_logins())
     except Exception as exc:
         log.warning("feedback harvest on %s#%d failed: %s", repo, number, exc)
     return Guidance(

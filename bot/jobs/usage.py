@@ -4,7 +4,7 @@ from __future__ import annotations
 
 from typing import Any
 
-from bot.access.commands import command_comment
+from bot.access.commands import command_comment, is_own
 from bot.jobs.context import WorkerContext
 from bot.jobs.forge import job_forge, job_repo
 from bot.jobs.record import recorded
@@ -31,5 +31,7 @@ def usage_job(ctx: WorkerContext, **kwargs: Any) -> dict[str, Any]:
     reason = str(kwargs["reason"])
     body = HELP_TEXT if reason == "help" else f"{inline(reason, limit=300)}.\n\n{HELP_TEXT}"
     forge = job_forge(ctx, kwargs)
+    if is_own(forge, str(kwargs.get("author") or "")):  # never answer ourselves
+        return {"status": "ignored", "reason": "our own comment"}
     reply = forge.respond(job_repo(kwargs), command_comment(kwargs), body=body)
     return {"status": "replied", "reason": reason, "reply_id": reply.id if reply else None}

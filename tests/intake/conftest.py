@@ -29,6 +29,8 @@ def intake_env(migrated_pg: str, redis_url: str) -> dict[str, str]:
         "ASSIST_MAX_BODY_BYTES": str(2 * 1024 * 1024),
         "ASSIST_LOG_LEVEL": "WARNING",
         "ASSIST_JOB_RETRIES": "0",
+        # our account's names, for intake's first-pass filter (no default names any more)
+        "ASSIST_BOT_LOGINS": "forge-assist[bot],forge-assist",
     }
 
 

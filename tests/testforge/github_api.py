@@ -69,11 +69,18 @@ def list_pulls(forge: TestForge, req: Request, p: dict[str, str]) -> Response:
         for pr in sorted(repo.issues.values(), key=lambda i: i.number, reverse=True)
         if pr.is_pr
         and (state == "all" or ("open" if pr.state == "open" else "closed") == state)
-        and (head is None or head.split(":")[-1] == pr.head)
+        and (head is None or _head_matches(repo, pr, head))
     ]
     if req.arg("direction") == "asc":
         items.reverse()
     return paginate_github(req, items, f"{req.base_url}/repos/{repo.path}/pulls")
+
+
+def _head_matches(repo: Repo, pr: Issue, head: str) -> bool:
+    """GitHub's ``head`` filter: ``owner:branch``, the owner of the repository the branch is in."""
+    owner, _, branch = head.rpartition(":")
+    where = pr.head_repo or repo.path
+    return branch == pr.head and (not owner or owner == where.split("/")[0])
 
 
 @route("post", "/repos/{owner}/{repo}/pulls")
@@ -81,12 +88,22 @@ def create_pull(forge: TestForge, req: Request, p: dict[str, str]) -> Response:
     repo = find_repo(forge, p)
     require_write(forge, req, repo)
     data = req.json()
-    head = data["head"].split(":")[-1]
-    for name in (head, data["base"]):
+    owner, _, head = data["head"].rpartition(":")
+    head_repo = None
+    if owner and owner != repo.path.split("/")[0]:  # "forkowner:branch": from a fork
+        forks = [
+            r for r in forge.repos.values()
+            if r.fork_of == repo.path and r.path.split("/")[0] == owner
+        ]  # fmt: skip
+        if not forks or forks[0].git.rev(f"refs/heads/{head}") is None:
+            raise unprocessable(f"head {data['head']} does not exist")
+        head_repo = forks[0].path
+    for name in (head, data["base"]) if head_repo is None else (data["base"],):
         if repo.git.rev(f"refs/heads/{name}") is None:
             raise unprocessable(f"branch {name} does not exist")
     number = forge.add_pull(
         repo.path,
+        head_repo=head_repo,
         head=head,
         base=data["base"],
         title=data.get("title", ""),

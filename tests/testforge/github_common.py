@@ -71,6 +71,7 @@ def repo_json(forge: TestForge, repo: Repo) -> dict[str, Any]:
 def pr_json(forge: TestForge, repo: Repo, pr: Issue) -> dict[str, Any]:
     refs = repo.diff_refs(pr)
     api = f"{forge.github_api_url}/repos/{repo.path}"
+    head_repo = forge.repos[pr.head_repo] if pr.head_repo else repo
     return {
         "id": pr.id,
         "node_id": f"PR_{pr.id}",
@@ -92,9 +93,9 @@ def pr_json(forge: TestForge, repo: Repo, pr: Issue) -> dict[str, Any]:
         "head": {
             "ref": pr.head,
             "sha": refs["head_sha"],
-            "label": f"{repo.path.split('/')[0]}:{pr.head}",
-            "repo": repo_json(forge, repo),
-            "user": user_json(forge, repo.path.split("/")[0]),
+            "label": f"{head_repo.path.split('/')[0]}:{pr.head}",
+            "repo": repo_json(forge, head_repo),
+            "user": user_json(forge, head_repo.path.split("/")[0]),
         },
         "base": {
             "ref": pr.base,

@@ -27,19 +27,72 @@ if TYPE_CHECKING:
 
 @route("post", "/app/installations/{installation_id}/access_tokens")
 def create_installation_token(forge: TestForge, req: Request, p: dict[str, str]) -> Response:
+    """As GitHub: ``repositories`` (names) / ``repository_ids`` narrow the token to some of the
+    installation's repositories, ``permissions`` to some of its permissions; asking for more
+    than the installation has is a 422."""
     app = forge.app_from_jwt(req)
     installation = forge.installations.get(int(p["installation_id"]))
     if installation is None or installation.app_id != app.id:
         raise HttpError(404, {"message": "Not Found"})
+    data = req.json() if req.body else {}
+    repos = scoped_repos(forge, installation.repos, data)
+    permissions = data.get("permissions")
+    if permissions is not None:
+        for name, level in permissions.items():
+            granted = installation.permissions.get(name)
+            if granted is None or PERMISSION_LEVELS[level] > PERMISSION_LEVELS[granted]:
+                raise HttpError(
+                    422, {"message": "The permissions requested are not granted to this app."}
+                )
     value = "ghs_" + secrets.token_hex(18)
     expires = time.time() + forge.token_ttl_s
-    forge.tokens[value] = Token(value, f"{app.slug}[bot]", installation.id, expires)
+    forge.tokens[value] = Token(
+        value, f"{app.slug}[bot]", installation.id, expires, repos=repos,
+        permissions=dict(permissions) if permissions is not None else None,
+    )  # fmt: skip
     forge.token_requests.append(installation.id)
+    forge.token_grants.append(
+        {"installation": installation.id, "repos": repos, "permissions": permissions}
+    )
     stamp = datetime.fromtimestamp(expires, UTC).strftime("%Y-%m-%dT%H:%M:%SZ")
     return Response(
         201,
-        {"token": value, "expires_at": stamp, "permissions": {}, "repository_selection": "all"},
+        {
+            "token": value,
+            "expires_at": stamp,
+            "permissions": dict(permissions or installation.permissions),
+            "repository_selection": "all" if repos is None else "selected",
+        },
     )
+
+
+PERMISSION_LEVELS = {"read": 1, "write": 2, "admin": 3}
+
+
+def scoped_repos(forge: TestForge, granted: list[str], data: dict[str, Any]) -> list[str] | None:
+    names, ids = data.get("repositories"), data.get("repository_ids")
+    if names is None and ids is None:
+        return None
+    chosen: list[str] = []
+    for name in names or []:
+        match = [path for path in granted if path.rpartition("/")[2] == name]
+        if not match:
+            raise HttpError(422, {"message": NOT_ACCESSIBLE})
+        chosen += match
+    for repo_id in ids or []:
+        match = [
+            path for path in granted if path in forge.repos and forge.repos[path].id == repo_id
+        ]
+        if not match:
+            raise HttpError(422, {"message": NOT_ACCESSIBLE})
+        chosen += match
+    return sorted(set(chosen))
+
+
+NOT_ACCESSIBLE = (
+    "There is at least one repository that does not exist or is not accessible to the parent "
+    "installation."
+)
 
 
 @route("get", "/repos/{owner}/{repo}/installation")
@@ -331,7 +384,8 @@ def create_git_commit(forge: TestForge, req: Request, p: dict[str, str]) -> Resp
 def get_authenticated_user(forge: TestForge, req: Request, p: dict[str, str]) -> Response:
     if req.token is None:
         raise HttpError(401, {"message": "Requires authentication"})
-    return Response(200, user_json(forge, req.token.login), headers={"X-OAuth-Scopes": "repo"})
+    data = {**user_json(forge, req.token.login), "user_view_type": "private"}
+    return Response(200, data, headers={"X-OAuth-Scopes": "repo"})
 
 
 @route("get", "/app")

@@ -153,7 +153,7 @@ def mr_json(forge: TestForge, repo: Repo, mr: Issue) -> dict[str, Any]:
         id=mr.id,
         iid=mr.number,
         project_id=repo.id,
-        source_project_id=repo.id,
+        source_project_id=forge.repos[mr.head_repo].id if mr.head_repo else repo.id,
         target_project_id=repo.id,
         title=mr.title,
         description=mr.body,
@@ -254,14 +254,23 @@ def list_mrs(forge: TestForge, req: Request, p: dict[str, str]) -> Response:
 
 @route("POST", "/projects/{id}/merge_requests")
 def create_mr(forge: TestForge, req: Request, p: dict[str, str]) -> Response:
-    repo = find_repo(forge, p)
+    source = repo = find_repo(forge, p)
     require_write(forge, req, repo)
     data = req.json()
     require(data, "source_branch", "target_branch", "title")
     only(forge, data, "merge_request")
-    for name in (data["source_branch"], data["target_branch"]):
-        if repo.git.rev(f"refs/heads/{name}") is None:
-            raise HttpError(400, {"message": [f"Branch {name} does not exist"]})
+    head_repo = None
+    target_id = data.get("target_project_id")
+    if target_id is not None and int(target_id) != source.id:
+        # created on the fork (the source project), opened in the project it was forked from
+        repo = find_repo(forge, {"id": str(target_id)})
+        if source.fork_of != repo.path:
+            raise HttpError(400, {"message": ["Target project is not the fork's upstream"]})
+        head_repo = source.path
+    if source.git.rev(f"refs/heads/{data['source_branch']}") is None:
+        raise HttpError(400, {"message": [f"Branch {data['source_branch']} does not exist"]})
+    if repo.git.rev(f"refs/heads/{data['target_branch']}") is None:
+        raise HttpError(400, {"message": [f"Branch {data['target_branch']} does not exist"]})
     title = data["title"]
     draft = bool(re.match(r"^\s*(\[draft\]|\(draft\)|draft:|draft\s)", title, re.I))
     number = forge.add_pull(
@@ -272,6 +281,7 @@ def create_mr(forge: TestForge, req: Request, p: dict[str, str]) -> Response:
         body=data.get("description") or "",
         author=req.login,
         draft=draft,
+        head_repo=head_repo,
     )
     return Response(201, mr_json(forge, repo, repo.issues[number]))
 

@@ -76,6 +76,7 @@ class TestForge:
         self.repos: dict[str, Repo] = {}
         self.faults: list[Fault] = []
         self.token_requests: list[int] = []
+        self.token_grants: list[dict[str, Any]] = []  # what each installation token may do
         self.hook_deliveries: list[dict[str, Any]] = []  # GitHub App webhook deliveries
         self.log: list[dict[str, Any]] = []
         self._violations: list[str] = []
@@ -197,6 +198,33 @@ class TestForge:
                 self.user(login)
             return {"id": repo.id, "path": path, "clone_url": f"{self.url}/{path}.git"}
 
+    def fork(self, source: str, path: str) -> dict[str, Any]:
+        """A fork of ``source`` at ``path`` (its branches copied); changes opened from it into
+        ``source`` keep their branch in the fork."""
+        with self.lock:
+            base = self.repo(source)
+            created = self.create_repo(path, default_branch=base.default_branch)
+            fork = self.repos[path]
+            fork.fork_of = source
+            fork.git.git("fetch", "-q", str(base.git.path), "+refs/heads/*:refs/heads/*")
+            return created
+
+    def sync_forks(self, path: str) -> None:
+        """After a push into ``path``: the changes opened from it see their new heads."""
+        with self.lock:
+            for repo in self.repos.values():
+                for issue in repo.issues.values():
+                    if issue.head_repo == path and issue.state == "open":
+                        self.copy_fork_head(repo, issue)
+
+    def copy_fork_head(self, repo: Repo, issue: Issue) -> None:
+        assert issue.head_repo is not None
+        fork = self.repo(issue.head_repo)
+        repo.git.git(
+            "fetch", "-q", str(fork.git.path),
+            f"+refs/heads/{issue.head}:refs/pull/{issue.number}/head",
+        )  # fmt: skip
+
     def commit(
         self,
         repo: str,
@@ -222,14 +250,17 @@ class TestForge:
         body: str = "",
         author: str = "alice",
         draft: bool = False,
+        head_repo: str | None = None,
     ) -> int:
         with self.lock:
             r = self.repo(repo)
             number = next(r.next_number)
             r.issues[number] = Issue(
                 number, title, body, author, is_pr=True, base=base or r.default_branch,
-                head=head, draft=draft, id=self.next_id(),
+                head=head, draft=draft, id=self.next_id(), head_repo=head_repo,
             )  # fmt: skip
+            if head_repo is not None:
+                self.copy_fork_head(r, r.issues[number])
             self.user(author)
             return number
 
@@ -408,6 +439,11 @@ class TestForge:
         with self.lock:
             return len([i for i in self.token_requests if installation in (None, i)])
 
+    def installation_token_grants(self) -> list[dict[str, Any]]:
+        """Each installation token's repositories and permissions (None: the installation's)."""
+        with self.lock:
+            return [dict(grant) for grant in self.token_grants]
+
     def requests_log(self, api: str | None = None) -> list[dict[str, Any]]:
         with self.lock:
             return [r for r in self.log if api in (None, r["api"])]
@@ -429,7 +465,9 @@ class TestForge:
         if token is None or token.read_only:
             return False
         if token.installation is not None:
-            return repo.path in self.installations[token.installation].repos
+            return repo.path in self.installations[token.installation].repos and (
+                token.repos is None or repo.path in token.repos
+            )
         return repo.members.get(token.login, "write") in {"write", "maintain", "admin"}
 
     def app_from_jwt(self, req: Request) -> App:

@@ -37,6 +37,10 @@ class Token:
     installation: int | None = None
     expires_at: float | None = None
     read_only: bool = False
+    repos: list[str] | None = None
+    """An installation token's repositories ("owner/name"), None: all of the installation's."""
+    permissions: dict[str, str] | None = None
+    """An installation token's permissions, None: all of the installation's."""
 
 
 @dataclass
@@ -127,6 +131,7 @@ class Issue:
     merged_at: str | None = None  # GitHub lists merged pull requests by it (no "merged" there)
     id: int = 0
     locked: bool = False
+    head_repo: str | None = None  # a fork's path when the branch lives there, not here
 
 
 @dataclass
@@ -142,13 +147,16 @@ class Repo:
     statuses: list[Status] = field(default_factory=list)
     hooks: list[dict[str, Any]] = field(default_factory=list)  # GitLab project hooks
     next_number: itertools.count[int] = field(default_factory=lambda: itertools.count(1))
+    fork_of: str | None = None
 
     def pr(self, number: int) -> Issue | None:
         issue = self.issues.get(number)
         return issue if issue and issue.is_pr else None
 
     def diff_refs(self, pr: Issue) -> dict[str, str]:
-        head = self.git.rev(f"refs/heads/{pr.head}") or ""
+        # a change from a fork: its head is copied here as refs/pull/N/head (as GitHub does)
+        ref = f"refs/pull/{pr.number}/head" if pr.head_repo else f"refs/heads/{pr.head}"
+        head = self.git.rev(ref) or ""
         start = self.git.rev(f"refs/heads/{pr.base}") or ""
         base = self.git.merge_base(start, head) if head and start else start
         return {"base_sha": base, "start_sha": start, "head_sha": head}

@@ -17,6 +17,7 @@ from urllib.parse import parse_qs, unquote
 # the API modules register their routes on import
 from tests.testforge import github_api, github_git, gitlab_api, gitlab_notes  # noqa: F401
 from tests.testforge.github_common import ROUTES as GITHUB_ROUTES
+from tests.testforge.github_scopes import check_api_scope, check_git_scope
 from tests.testforge.http import HttpError, Request, Response
 from tests.testforge.openapi import SpecViolation, complete_response, validate_response
 
@@ -26,9 +27,9 @@ if TYPE_CHECKING:
 RPC_METHODS = {
     "create_repo", "commit", "add_pull", "close", "add_issue", "add_comment", "add_comments",
     "add_user", "set_permission", "add_app", "add_installation", "inject", "clear_faults",
-    "revoke_tokens", "react", "reply", "resolve",
+    "revoke_tokens", "react", "reply", "resolve", "fork",
     "pull", "pulls", "issues", "comments", "discussions", "reviews", "statuses", "refs",
-    "read", "token_request_count", "requests_log", "violations",
+    "read", "token_request_count", "installation_token_grants", "requests_log", "violations",
 }  # fmt: skip
 
 
@@ -91,6 +92,8 @@ def _api(forge: TestForge, api: str, req: Request, entry: dict[str, Any]) -> Res
                     if api == "github"
                     else {"message": "401 Unauthorized"},
                 )
+            if api == "github":
+                check_api_scope(req.method, req.path, req.token)
         with forge.lock:
             response = handler(forge, req, params)
     except HttpError as error:
@@ -164,7 +167,11 @@ def _git(
     if not match or match.group(1)[:-4] not in forge.repos:
         return Response(404, "Repository not found\n")
     repo = forge.repos[match.group(1)[:-4]]
-    if "git-receive-pack" in path + qs and not forge.can_write(token, repo):
+    push = "git-receive-pack" in path + qs
+    refused = check_git_scope(repo.path, token, push=push)
+    if refused is not None:
+        return refused
+    if push and not forge.can_write(token, repo):
         return Response(403, "Write access denied\n")
     assert forge._tmp
     env = {
@@ -187,6 +194,8 @@ def _git(
     result = subprocess.run(
         ["git", "http-backend"], input=body, env=env, capture_output=True, check=False
     )
+    if push and repo.fork_of is not None:
+        forge.sync_forks(repo.path)
     head, _, payload = result.stdout.partition(b"\r\n\r\n")
     status = 200
     out_headers: dict[str, str] = {}
