@@ -25,8 +25,16 @@ from bot.feedback.outcome import Kind
 from bot.feedback.store import MAX_RULES, Observed, RuleError, SqlFeedback
 from bot.forge.types import Comment, FindingThread
 from bot.jobs.context import WorkerContext
-from bot.jobs.forge import accept_command, command_comment, job_forge, job_repo
+from bot.jobs.forge import (
+    accept_command,
+    command_comment,
+    command_quotas,
+    job_forge,
+    job_repo,
+    verified_comment,
+)
 from bot.jobs.record import recorded
+from bot.quota import over_quota
 from bot.review.comments import marked_fingerprints
 from bot.review.memory import ChangeKey, SqlMemory
 from bot.routing import JobSpec, QueueName, Route, job_id
@@ -184,9 +192,11 @@ def _answer(
     if any(is_ours(c, thread.comment, own) and ANSWER_MARKER in c.body for c in later):
         return {"answer": "already answered"}  # a retried job: the answer is there
     # a reply addressing the bot by mention carries no command; its author is still re-read
-    _comment, refused = accept_command(forge, repo, kwargs, refusal=REFUSAL, require_command=False)
+    _comment, refused = accept_command(
+        forge, repo, kwargs, refusal=REFUSAL, require_command=False, quotas=command_quotas(ctx)
+    )
     if refused is not None:
-        return {"answer": "refused"}
+        return {"answer": "refused", "why": refused.get("reason")}
     memory = SqlMemory(ctx.engine).recall(change)
     code = "\n".join(
         f"{m.path}:{m.line}\n{m.quoted_code}" for fp in fingerprints if (m := memory.get(fp))
@@ -243,7 +253,15 @@ def rules_job(ctx: WorkerContext, **kwargs: Any) -> dict[str, Any]:
     """`/assist remember <rule>`, `/assist rules`, `/assist forget <id>`."""
     repo = job_repo(kwargs)
     forge = job_forge(ctx, kwargs)
-    comment: Comment = command_comment(kwargs)
+    verified = verified_comment(
+        forge, repo, command_comment(kwargs), prefix=ctx.settings.command_prefix
+    )
+    if verified is None:  # a forged or edited note (GitLab): nothing runs, nothing is said
+        return {"status": "refused", "reason": "unverified comment"}
+    comment: Comment = verified
+    refused = over_quota(command_quotas(ctx), forge, repo, comment)
+    if refused is not None:
+        return refused
     store = SqlFeedback(ctx.engine)
     command = str(kwargs["command"])
     argument = str(kwargs.get("argument") or "").strip()

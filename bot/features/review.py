@@ -16,7 +16,7 @@ from bot.feedback.store import Observed, SqlFeedback
 from bot.forge.protocol import Forge
 from bot.forge.types import RepoRef
 from bot.jobs.context import WorkerContext
-from bot.jobs.forge import accept_command, job_forge, job_repo
+from bot.jobs.forge import accept_command, command_quotas, job_forge, job_repo
 from bot.jobs.indexing import related_code
 from bot.jobs.lifecycle import review_running, review_skipped
 from bot.jobs.model import ready_model
@@ -91,7 +91,9 @@ def review_job(ctx: WorkerContext, **kwargs: Any) -> dict[str, Any]:
     trigger = str(kwargs.get("trigger") or "")
     forge = job_forge(ctx, kwargs)
     if trigger == "command":
-        _comment, refused = accept_command(forge, repo, kwargs, refusal=REFUSAL)
+        _comment, refused = accept_command(
+            forge, repo, kwargs, refusal=REFUSAL, quotas=command_quotas(ctx)
+        )
         if refused is not None:
             return refused
     head = str(kwargs.get("head_sha") or "") or forge.get_change(repo, number).head_sha

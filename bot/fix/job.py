@@ -28,6 +28,7 @@ from bot.forge.protocol import Forge
 from bot.forge.types import ChangeProposal, ChangeRequest, Comment, Noteable, Reaction, RepoRef
 from bot.jobs.forge import command_comment, may_command, verified_comment
 from bot.llm import LLMError
+from bot.quota import CommandQuotas, over_quota
 from bot.repoconfig import CONFIG_PATH, RepoConfig, RepoConfigError, parse_repo_config
 from bot.settings import Settings
 
@@ -76,9 +77,16 @@ class _Stop(Exception):
 
 class FixJob:
     def __init__(
-        self, forge: Forge, settings: Settings, command: FixCommand, *, git_env: Mapping[str, str]
+        self,
+        forge: Forge,
+        settings: Settings,
+        command: FixCommand,
+        *,
+        git_env: Mapping[str, str],
+        quotas: CommandQuotas | None = None,
     ) -> None:
         self.forge = forge
+        self.quotas = quotas
         self.settings = settings
         self.command = command
         self.git_env = git_env
@@ -100,6 +108,9 @@ class FixJob:
             return {"status": "refused", "reason": "unverified comment"}
         self.command = dataclasses.replace(self.command, author=verified.author, comment=verified)
         c = self.command
+        refused = over_quota(self.quotas, self.forge, c.repo, c.comment)
+        if refused is not None:  # the window's first refusal replied; nothing else is said
+            return refused
         if not may_command(self.forge, c.repo, c.author, change_author=None):
             self.say(render.refusal_permission(c.author))
             return {"status": "refused", "reason": "permission"}

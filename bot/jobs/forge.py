@@ -14,6 +14,7 @@ from bot.forge.factory import build_forge
 from bot.forge.protocol import Forge
 from bot.forge.types import Comment, ForgeKind, Reaction, RepoRef
 from bot.jobs.context import WorkerContext
+from bot.quota import CommandQuotas, over_quota
 
 
 def job_repo(kwargs: Mapping[str, Any]) -> RepoRef:
@@ -79,6 +80,11 @@ def verified_comment(
     return dataclasses.replace(comment, author=posted.author)
 
 
+def command_quotas(ctx: WorkerContext) -> CommandQuotas:
+    """The command quotas of the worker's settings, counted in its Redis."""
+    return CommandQuotas.from_settings(ctx.redis, ctx.settings)
+
+
 def may_command(forge: Forge, repo: RepoRef, user: str, *, change_author: str | None) -> bool:
     """Costly commands need write access to the repository, or being the change's author
     (who may ask for a review of their own pull request)."""
@@ -94,15 +100,21 @@ def accept_command(
     *,
     refusal: str,
     require_command: bool = True,
+    quotas: CommandQuotas | None = None,
 ) -> tuple[Comment, dict[str, Any] | None]:
     """Check the commenter may run this costly command on the change: refuse politely in a
     reply (second value: the job's result), or acknowledge with a reaction (second: None).
-    ``require_command=False`` for a reply addressing the bot in its thread (no command)."""
+    ``require_command=False`` for a reply addressing the bot in its thread (no command).
+    Over a command quota (``bot.quota``) nothing more is asked of the forge: the window's
+    first refusal replies once, later ones post nothing."""
     comment = verified_comment(
         forge, repo, command_comment(kwargs), require_command=require_command
     )
     if comment is None:
         return command_comment(kwargs), {"status": "refused", "reason": "unverified comment"}
+    refused = over_quota(quotas, forge, repo, comment)
+    if refused is not None:
+        return comment, refused
     change = forge.get_change(repo, int(kwargs["number"]))
     if not may_command(forge, repo, comment.author, change_author=change.author):
         forge.respond(repo, comment, body=refusal)
