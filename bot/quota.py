@@ -117,7 +117,6 @@ class Verdict:
 def refusal_text(verdict: Verdict, quota: CommandQuota, *, now: float) -> str:
     """The one polite reply of a window. Pure; names nobody (no mention, no reference)."""
     reset = dt.datetime.fromtimestamp(verdict.resets_at, dt.UTC)
-    minutes = max(1, round((verdict.resets_at - now) / 60))
     window = _duration(quota.window_s)
     if verdict.scope == "user":
         what = f"you have used your {quota.per_user} `/assist` commands for this {window}"
@@ -125,9 +124,17 @@ def refusal_text(verdict: Verdict, quota: CommandQuota, *, now: float) -> str:
         what = f"this repository has used its {quota.per_repo} `/assist` commands for this {window}"
     return (
         f"Sorry, {what}, so this one was not run. The limit resets at "
-        f"{reset:%H:%M} UTC (in about {minutes} minute{'s' if minutes != 1 else ''}); "
+        f"{reset:%Y-%m-%d %H:%M} UTC (in about {_until(verdict.resets_at - now)}); "
         "commands sent before then are ignored without a further reply."
     )
+
+
+def _until(seconds: float) -> str:
+    minutes = max(1, round(seconds / 60))
+    if minutes < 120:
+        return f"{minutes} minute{'s' if minutes != 1 else ''}"
+    hours = round(minutes / 60)
+    return f"{hours} hours" if hours < 48 else f"{round(hours / 24)} days"
 
 
 def _duration(seconds: int) -> str:
