@@ -22,6 +22,7 @@ from bot.features._kwargs import command_kwargs, pull_kwargs, repo_kwargs
 from bot.feedback.converse import ANSWER_MARKER, answer_in_thread
 from bot.feedback.harvest import FINDING_MARKER, harvest, is_ours
 from bot.feedback.outcome import Kind
+from bot.feedback.shown import as_shown
 from bot.feedback.store import MAX_RULES, Observed, RuleError, SqlFeedback
 from bot.forge.types import Comment, FindingThread
 from bot.jobs.context import WorkerContext
@@ -38,6 +39,7 @@ from bot.quota import over_quota
 from bot.review.comments import marked_fingerprints
 from bot.review.memory import ChangeKey, SqlMemory
 from bot.routing import JobSpec, QueueName, Route, job_id
+from bot.webhooks.policy import IntakePolicy
 
 
 def _on_feedback(event: Event) -> Iterable[JobSpec]:
@@ -151,6 +153,23 @@ def feedback_job(ctx: WorkerContext, **kwargs: Any) -> dict[str, Any]:
     kind = Kind(str(kwargs["kind"]))
     actor = str(kwargs.get("author") or "")
     value = str(kwargs.get("value") or "")
+    if repo.forge == "gitlab":  # the payload's author is anyone's word: the API's is not
+        shown = as_shown(
+            thread,
+            kind=kind,
+            actor=actor,
+            value=value,
+            comment_id=_int(kwargs.get("comment_id")),
+            target_comment_id=_int(kwargs.get("target_comment_id")),
+            revoked=bool(kwargs.get("revoked")),
+        )
+        if shown is None:
+            return {"status": "unverified", "kind": kind.value, "claimed": actor}
+        actor, value = shown.actor, shown.value[:4000]
+        if kind is Kind.REPLY:
+            policy = IntakePolicy.create(ctx.settings.bot_logins, ctx.settings.command_prefix)
+            addressed = policy.addresses_bot(value)
+            kwargs = {**kwargs, "author": actor, "value": value, "addressed": addressed}
     own = {login.lower() for login in ctx.settings.bot_logins}
     if actor.lower() == thread.comment.author.lower() or actor.lower() in own:
         return {"status": "our own"}
@@ -175,6 +194,10 @@ def feedback_job(ctx: WorkerContext, **kwargs: Any) -> dict[str, Any]:
     if kind is Kind.REPLY and kwargs.get("addressed"):
         result |= _answer(ctx, forge, repo, kwargs, thread, change, fingerprints)
     return result
+
+
+def _int(value: Any) -> int | None:
+    return int(value) if value is not None and str(value).isdigit() else None
 
 
 def _answer(

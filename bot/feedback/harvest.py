@@ -12,19 +12,16 @@ from bot.forge.protocol import Forge
 from bot.forge.types import Comment, FindingThread, RepoRef
 from bot.review.comments import marked_fingerprints
 from bot.review.memory import ChangeKey
-from bot.webhooks.policy import MARKER
 
 FINDING_MARKER = "<!-- forge-assist:finding:"
 
 
 def is_ours(comment: Comment, finding: Comment, own_logins: Collection[str]) -> bool:
-    """Written by this bot: the finding's own author, a configured bot login, or our marker."""
+    """Written by this bot: the finding's own author (the finding is ours, read as written
+    by our identity) or a configured bot login. Never by a marker in the text: anyone can
+    write one, e.g. to pass a reply off as our answer so the bot stays silent."""
     author = comment.author.lower()
-    return (
-        author == finding.author.lower()
-        or author in {login.lower() for login in own_logins}
-        or MARKER in comment.body
-    )
+    return author == finding.author.lower() or author in {login.lower() for login in own_logins}
 
 
 def thread_signals(
