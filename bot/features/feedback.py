@@ -20,6 +20,7 @@ from bot.events import (
 )
 from bot.features._kwargs import command_kwargs, pull_kwargs, repo_kwargs
 from bot.feedback.converse import ANSWER_MARKER, answer_in_thread
+from bot.feedback.guidance import rule_ref, rules_listing
 from bot.feedback.harvest import FINDING_MARKER, harvest, is_ours
 from bot.feedback.outcome import Kind
 from bot.feedback.shown import as_shown
@@ -262,13 +263,7 @@ def harvest_job(ctx: WorkerContext, **kwargs: Any) -> dict[str, Any]:
 
 
 def _rules_text(store: SqlFeedback, forge: str, repo: str) -> str:
-    rules = store.rules(forge, repo)
-    if not rules:
-        return "This repository has no rules yet. Add one with `/assist remember <rule>`."
-    lines = [f"Rules of this repository ({len(rules)} of at most {MAX_RULES}):", ""]
-    lines += [f"- **#{r.id}** {' '.join(r.text.split())} _(by {r.author})_" for r in rules]
-    lines += ["", "Remove one with `/assist forget <id>`."]
-    return "\n".join(lines)
+    return rules_listing(store.rules(forge, repo), most=MAX_RULES)
 
 
 @recorded("rules")
@@ -305,8 +300,8 @@ def rules_job(ctx: WorkerContext, **kwargs: Any) -> dict[str, Any]:
         forge.respond(
             repo,
             comment,
-            body=f"Remembered as rule **#{rule.id}**; later reviews of this repository follow "
-            f"it. `/assist forget {rule.id}` removes it.",
+            body=f"Remembered as rule **{rule_ref(rule.id)}**; later reviews of this repository "
+            f"follow it. `/assist forget {rule.id}` removes it.",
         )
         return {"status": "remembered", "rule": rule.id}
     word = argument.split()[0].lstrip("#") if argument else ""
@@ -319,6 +314,8 @@ def rules_job(ctx: WorkerContext, **kwargs: Any) -> dict[str, Any]:
     forge.respond(
         repo,
         comment,
-        body=f"Rule #{word} removed." if removed else f"There is no rule #{word} here.",
+        body=f"Rule {rule_ref(int(word))} removed."
+        if removed
+        else f"There is no rule {rule_ref(int(word))} here.",
     )
     return {"status": "forgotten" if removed else "unknown", "rule": int(word)}
