@@ -12,7 +12,7 @@ from bot.fix.patch import diff_stat
 from bot.fix.pipeline import CandidateResult, FixOutcome
 from bot.fix.prompt import IssueText
 from bot.forge.markers import hidden_marker
-from bot.sanitize import code_block, code_span, inline, untrusted
+from bot.sanitize import code_block, code_span, untrusted
 
 BRANCH_PREFIX = "assist/fix-"
 _BRANCH = re.compile(r"^assist/fix-(\d+)-[0-9a-f]{7,40}(?:-partial)?$")
@@ -77,7 +77,7 @@ def _wrap(text: str, width: int) -> str:
 
 def _detail(check: CheckResult) -> tuple[str, str]:
     first, _, rest = check.detail.partition("\n")
-    return inline(first, limit=400).replace("|", "\\|"), rest.strip()
+    return " ".join(untrusted(first).split()).replace("|", "\\|"), rest.strip()
 
 
 def checks_table(checks: Sequence[CheckResult]) -> str:
@@ -105,7 +105,7 @@ def _where(outcome: FixOutcome) -> str:
     rows = []
     for pick in outcome.picks:
         symbols = f" ({', '.join(code_span(s) for s in pick.symbols)})" if pick.symbols else ""
-        reason = f": {inline(pick.reason, limit=160)}" if pick.reason else ""
+        reason = f": {_one_line(inert(pick.reason), 160)}" if pick.reason else ""
         rows.append(f"- {code_span(pick.path)}{symbols}{reason}")
     return "\n".join(rows) or "- (none)"
 
@@ -133,7 +133,7 @@ def pr_body(issue: IssueText, outcome: FixOutcome, result: CandidateResult) -> s
 
 def _notes(notes: Sequence[str]) -> str:
     """Notes name paths and symbols of the repository: someone else's words."""
-    return "Notes: " + "; ".join(inline(n, limit=300) for n in notes) + "."
+    return "Notes: " + "; ".join(" ".join(untrusted(n).split()) for n in notes) + "."
 
 
 def progress_comment(author: str, stage: str) -> str:
@@ -150,7 +150,7 @@ def _candidate_lines(result: CandidateResult) -> list[str]:
     head = f"**Candidate {result.index + 1}**" + (" (edits retried once)" if result.retried else "")
     lines = [head]
     if result.plan:
-        lines.append(f"plan: {inline(result.plan, limit=300)}")
+        lines.append(f"plan: {_one_line(inert(result.plan), 300)}")
     for check in result.checks:
         first, _ = _detail(check)
         lines.append(f"- {check.name}: {_ICON[check.status]} {_one_line(first, 400)}")
