@@ -117,10 +117,23 @@ def marker_free(code: str) -> str:
     return _MARKER.sub("forge-assist" + _JOINER + ":", code)
 
 
+def code_span(text: str, *, limit: int = 200) -> str:
+    """Untrusted text (a file path, a symbol) shown verbatim in an inline code span, on one
+    line: delimited by a backtick run longer than any inside it, so it cannot end the span
+    early (and inside a span no mention, reference or HTML is live); marker text broken."""
+    flat = marker_free(" ".join(redact_secrets(text).split()))
+    if len(flat) > limit:
+        flat = flat[: limit - 1] + "…"
+    longest = max((len(m.group(0)) for m in re.finditer(r"`+", flat)), default=0)
+    ticks = "`" * (longest + 1)
+    pad = " " if flat.startswith("`") or flat.endswith("`") else ""
+    return f"{ticks}{pad}{flat}{pad}{ticks}"
+
+
 def code_block(text: str, *, language: str = "") -> str:
-    """Untrusted text shown verbatim as a code block (test output): redacted, in a fence
-    longer than any inside it, so it cannot end early."""
-    clean = redact_secrets(text)
+    """Untrusted text shown verbatim as a code block (test output): redacted, marker text
+    broken, in a fence longer than any inside it, so it cannot end early."""
+    clean = marker_free(redact_secrets(text))
     longest = max((len(m.group(0)) for m in re.finditer(r"`+", clean)), default=0)
     fence = "`" * max(3, longest + 1)
     return f"{fence}{language}\n{clean.rstrip()}\n{fence}"

@@ -279,6 +279,20 @@ class Settings(BaseSettings):
     limit_delay_s: int = Field(
         5, gt=0, description="Delay before a job held back by a limit is tried again, seconds."
     )
+    command_quota_user: int = Field(
+        30,
+        ge=0,
+        description="`/assist` commands one user may run (per forge, all repositories together) in "
+        "each quota window (0: no quota); over it, one polite reply per window, then silence.",
+    )
+    command_quota_repo: int = Field(
+        300,
+        ge=0,
+        description="`/assist` commands per repository in each quota window (0: no quota).",
+    )
+    command_quota_window_s: int = Field(
+        3600, gt=0, description="The command quota window, seconds (fixed windows)."
+    )
 
     # --- service --------------------------------------------------------------------------
     log_level: str = Field("INFO", description="Python logging level.")

@@ -5,13 +5,18 @@ Used by every job that runs a command; nothing here trusts a payload."""
 from __future__ import annotations
 
 import dataclasses
+import logging
+import time
 from collections.abc import Mapping
 from typing import Any
 
+from bot.access.quota import CommandQuotas, refusal_text
 from bot.domain import RepoRef
 from bot.forge.protocol import Forge
 from bot.forge.types import Comment, Reaction
 from bot.intake.commands import parse_command
+
+log = logging.getLogger(__name__)
 
 
 def command_comment(kwargs: Mapping[str, Any]) -> Comment:
@@ -74,10 +79,13 @@ def accept_command(
     *,
     refusal: str,
     require_command: bool = True,
+    quotas: CommandQuotas | None = None,
 ) -> tuple[Comment, dict[str, Any] | None]:
     """Check the commenter may run this costly command on the change: refuse politely in a
     reply (second value: the job's result), or acknowledge with a reaction (second: None).
-    ``require_command=False`` for a reply addressing the bot in its thread (no command)."""
+    ``require_command=False`` for a reply addressing the bot in its thread (no command).
+    Over a command quota (:mod:`bot.access.quota`) nothing more is asked of the forge: the
+    window's first refusal replies once, later ones post nothing."""
     comment = verified_comment(
         forge, repo, command_comment(kwargs), require_command=require_command
     )
@@ -85,9 +93,48 @@ def accept_command(
         own = is_own(forge, str(kwargs.get("author") or ""))
         reason = "our own comment" if own else "unverified comment"
         return command_comment(kwargs), {"status": "refused", "reason": reason}
+    refused = over_quota(quotas, forge, repo, comment)
+    if refused is not None:
+        return comment, refused
     change = forge.get_change(repo, int(kwargs["number"]))
     if not may_command(forge, repo, comment.author, change_author=change.author):
         forge.respond(repo, comment, body=refusal)
         return comment, {"status": "refused", "reason": "no write access", "user": comment.author}
     forge.respond(repo, comment, reaction=Reaction.EYES)
     return comment, None
+
+
+def over_quota(
+    quotas: CommandQuotas | None,
+    forge: Forge,
+    repo: RepoRef,
+    comment: Comment,
+    *,
+    now: float | None = None,
+) -> dict[str, Any] | None:
+    """None: the command (``comment``, its author already read from the forge) may run and is
+    counted. Otherwise the job's result: refused by a quota; the first refusal of the window
+    replies once, later ones post nothing."""
+    if quotas is None:
+        return None
+    at = time.time() if now is None else now
+    verdict = quotas.check(
+        repo.forge, repo.path, comment.author, command_id=str(comment.id), now=at
+    )
+    if verdict.allowed:
+        return None
+    log.info(
+        "command %s by %s on %s refused by the %s quota (%s)",
+        comment.id,
+        comment.author,
+        repo,
+        verdict.scope,
+        "replied" if verdict.reply else "silent",
+    )
+    if verdict.reply:
+        try:
+            forge.respond(repo, comment, body=refusal_text(verdict, quotas.quota, now=at))
+        except Exception:
+            quotas.unclaim_reply(verdict)
+            raise
+    return verdict.detail()

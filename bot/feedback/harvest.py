@@ -11,7 +11,6 @@ from bot.feedback.outcome import Kind
 from bot.feedback.store import Observed, SqlFeedback
 from bot.forge.protocol import Forge
 from bot.forge.types import Comment, FindingThread
-from bot.intake.policy import MARKER
 from bot.review.comments import marked_fingerprints
 from bot.review.memory import ChangeKey
 
@@ -19,13 +18,11 @@ FINDING_MARKER = "<!-- forge-assist:finding:"
 
 
 def is_ours(comment: Comment, finding: Comment, own_logins: Collection[str]) -> bool:
-    """Written by this bot: the finding's own author, a configured bot login, or our marker."""
+    """Written by this bot: the finding's own author (the finding is ours, read as written
+    by our identity) or a configured bot login. Never by a marker in the text: anyone can
+    write one, e.g. to pass a reply off as our answer so the bot stays silent."""
     author = comment.author.lower()
-    return (
-        author == finding.author.lower()
-        or author in {login.lower() for login in own_logins}
-        or MARKER in comment.body
-    )
+    return author == finding.author.lower() or author in {login.lower() for login in own_logins}
 
 
 def thread_signals(

@@ -12,12 +12,11 @@ from bot.fix.patch import diff_stat
 from bot.fix.pipeline import CandidateResult, FixOutcome
 from bot.fix.prompt import IssueText
 from bot.forge.markers import hidden_marker
-from bot.sanitize import redact_secrets, untrusted
+from bot.sanitize import code_block, code_span, untrusted
 
 BRANCH_PREFIX = "assist/fix-"
 _BRANCH = re.compile(r"^assist/fix-(\d+)-[0-9a-f]{7,40}(?:-partial)?$")
 _ICON = {Status.PASSED: "✅", Status.FAILED: "❌", Status.SKIPPED: "⏭️"}
-_FENCE = "~~~~~~"
 
 
 def status_marker(comment_id: int) -> str:
@@ -88,10 +87,8 @@ def checks_table(checks: Sequence[CheckResult]) -> str:
         first, rest = _detail(check)
         rows.append(f"| {check.name} | {_ICON[check.status]} {check.status.value} | {first} |")
         if rest:
-            safe = redact_secrets(rest).replace(_FENCE, "~~~")
             outputs.append(
-                f"<details><summary>{check.name} output</summary>\n\n{_FENCE}\n{safe}\n"
-                f"{_FENCE}\n</details>"
+                f"<details><summary>{check.name} output</summary>\n\n{code_block(rest)}\n</details>"
             )
     return "\n".join(rows) + ("\n\n" + "\n\n".join(outputs) if outputs else "")
 
@@ -100,16 +97,16 @@ def _stat(result: CandidateResult) -> str:
     rows = []
     for s in diff_stat(result.originals, result.files):
         new = " (new file)" if s.created else ""
-        rows.append(f"- `{s.path}`{new}: +{s.added} -{s.removed}")
+        rows.append(f"- {code_span(s.path)}{new}: +{s.added} -{s.removed}")
     return "\n".join(rows) or "- (no change)"
 
 
 def _where(outcome: FixOutcome) -> str:
     rows = []
     for pick in outcome.picks:
-        symbols = f" ({', '.join(f'`{inert(s)}`' for s in pick.symbols)})" if pick.symbols else ""
+        symbols = f" ({', '.join(code_span(s) for s in pick.symbols)})" if pick.symbols else ""
         reason = f": {_one_line(inert(pick.reason), 160)}" if pick.reason else ""
-        rows.append(f"- `{pick.path}`{symbols}{reason}")
+        rows.append(f"- {code_span(pick.path)}{symbols}{reason}")
     return "\n".join(rows) or "- (none)"
 
 
@@ -130,8 +127,13 @@ def pr_body(issue: IssueText, outcome: FixOutcome, result: CandidateResult) -> s
         + (" (the one passing most checks)." if tried > 1 else "."),
     ]
     if outcome.notes:
-        parts.append("Notes: " + "; ".join(outcome.notes) + ".")
+        parts.append(_notes(outcome.notes))
     return "\n\n".join(p for p in parts if p)
+
+
+def _notes(notes: Sequence[str]) -> str:
+    """Notes name paths and symbols of the repository: someone else's words."""
+    return "Notes: " + "; ".join(" ".join(untrusted(n).split()) for n in notes) + "."
 
 
 def progress_comment(author: str, stage: str) -> str:
@@ -163,14 +165,15 @@ def failure_comment(
     partial_branch: str | None = None,
 ) -> str:
     """The honest account: what was tried, and why it stopped."""
-    parts = [f"@{author} I could not produce a fix I would stand behind: {reason}"]
+    # the reason may carry git's or the model's words: inert, on one paragraph
+    parts = [f"@{author} I could not produce a fix I would stand behind: {inert(reason)}"]
     if outcome is not None:
         if outcome.picks:
             parts.append("**Where I looked**\n" + _where(outcome))
         for result in outcome.results:
             parts.append("\n".join(_candidate_lines(result)))
         if outcome.notes:
-            parts.append("Notes: " + "; ".join(outcome.notes) + ".")
+            parts.append(_notes(outcome.notes))
     if partial_branch:
         parts.append(
             f"The partial change is on branch `{partial_branch}` (pushed because "

@@ -19,7 +19,8 @@ from typing import Any
 
 from pydantic import SecretStr
 
-from bot.access.commands import command_comment, may_command, verified_comment
+from bot.access.commands import command_comment, may_command, over_quota, verified_comment
+from bot.access.quota import CommandQuotas
 from bot.domain import RepoRef
 from bot.fix import render
 from bot.fix.errors import FixError
@@ -80,9 +81,16 @@ class _Stop(Exception):
 
 class FixJob:
     def __init__(
-        self, forge: Forge, settings: Settings, command: FixCommand, *, git_env: Mapping[str, str]
+        self,
+        forge: Forge,
+        settings: Settings,
+        command: FixCommand,
+        *,
+        git_env: Mapping[str, str],
+        quotas: CommandQuotas | None = None,
     ) -> None:
         self.forge = forge
+        self.quotas = quotas
         self.settings = settings
         self.command = command
         self.git_env = git_env
@@ -104,6 +112,9 @@ class FixJob:
             return {"status": "refused", "reason": "unverified comment"}
         self.command = dataclasses.replace(self.command, author=verified.author, comment=verified)
         c = self.command
+        refused = over_quota(self.quotas, self.forge, c.repo, c.comment)
+        if refused is not None:  # the window's first refusal replied; nothing else is said
+            return refused
         if not may_command(self.forge, c.repo, c.author, change_author=None):
             self.say(render.refusal_permission(c.author))
             return {"status": "refused", "reason": "permission"}

@@ -65,6 +65,8 @@ class Answer:
     outcome: Outcome
     event: str
     body: dict[str, Any] = field(default_factory=dict)
+    # Why a request was refused as unauthenticated: a metric label, never sent back.
+    reason: str = ""
 
 
 def decode_body(body: bytes, content_type: str | None) -> object:
@@ -149,10 +151,17 @@ class Intake:
         label = rec.event if verified else UNVERIFIED
         return Answer(status, outcome, label, {"delivery": rec.delivery_id, "error": reason})
 
-    def _unauthorized(self) -> Answer:
-        """A request that is not from the forge: answered, counted in metrics by the caller,
-        never stored row by row (so a flood of them costs no database writes)."""
-        return Answer(401, Outcome.UNAUTHORIZED, UNVERIFIED, {"error": "bad or missing signature"})
+    def _unauthorized(self, reason: str) -> Answer:
+        """A request that is not from the forge: answered, counted in metrics by the caller
+        (by ``reason``), never stored row by row (so a flood of them costs no database
+        writes). The answer does not say which check failed."""
+        return Answer(
+            401,
+            Outcome.UNAUTHORIZED,
+            UNVERIFIED,
+            {"error": "bad or missing signature"},
+            reason=reason,
+        )
 
     def precheck(self, forge: Forge, headers: Mapping[str, str]) -> Answer | None:
         """Reject on the headers alone, before the body is read: GitLab's token is checked
@@ -160,12 +169,21 @@ class Intake:
         secret configured) cannot verify. None: read the body and verify it."""
         s = self._settings
         if forge is Forge.GITHUB:
-            signature = headers.get("x-hub-signature-256") or ""
-            if not s.github_webhook_secrets or not _SIGNATURE.fullmatch(signature):
-                return self._unauthorized()
+            signature = headers.get("x-hub-signature-256")
+            if not s.github_webhook_secrets:
+                return self._unauthorized("no secret configured")
+            if not signature:
+                return self._unauthorized("missing signature")
+            if not _SIGNATURE.fullmatch(signature):
+                return self._unauthorized("malformed signature")
             return None
-        if not verify_gitlab(headers.get("x-gitlab-token"), s.gitlab_webhook_tokens):
-            return self._unauthorized()
+        token = headers.get("x-gitlab-token")
+        if not s.gitlab_webhook_tokens:
+            return self._unauthorized("no secret configured")
+        if not token:
+            return self._unauthorized("missing token")
+        if not verify_gitlab(token, s.gitlab_webhook_tokens):
+            return self._unauthorized("wrong token")
         return None
 
     # -- the pipeline --------------------------------------------------------------------
@@ -192,7 +210,8 @@ class Intake:
         if len(body) > self._settings.max_body_bytes:
             return self.too_large(forge, headers, len(body))
         if not self._verified(forge, headers, body):
-            return self._unauthorized()
+            wrong = "wrong signature" if forge is Forge.GITHUB else "wrong token"
+            return self._unauthorized(wrong)
         if event is None:
             return self._record(rec, Outcome.MALFORMED, 400, "missing event header")
         media = (headers.get("content-type") or "").split(";")[0].strip().lower()

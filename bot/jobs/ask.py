@@ -8,7 +8,7 @@ from typing import Any
 
 from bot.access.commands import accept_command
 from bot.jobs.context import WorkerContext
-from bot.jobs.forge import job_forge, job_repo
+from bot.jobs.forge import command_quotas, job_forge, job_repo
 from bot.jobs.model import ready_model
 from bot.jobs.record import recorded
 from bot.review.ask import ask_change
@@ -25,7 +25,9 @@ def ask_job(ctx: WorkerContext, **kwargs: Any) -> dict[str, Any]:
     repo = job_repo(kwargs)
     number = int(kwargs["number"])
     forge = job_forge(ctx, kwargs)
-    comment, refused = accept_command(forge, repo, kwargs, refusal=REFUSAL)
+    comment, refused = accept_command(
+        forge, repo, kwargs, refusal=REFUSAL, quotas=command_quotas(ctx)
+    )
     if refused is not None:
         return refused
     settings = ready_model(ctx)  # fails in seconds, with the reason, when the model cannot

@@ -7,17 +7,20 @@ import dataclasses
 from collections.abc import Iterable
 from typing import Any
 
-from bot.access.commands import accept_command, command_comment, verified_comment
+from bot.access.commands import accept_command, command_comment, over_quota, verified_comment
 from bot.feedback.converse import ANSWER_MARKER, answer_in_thread
 from bot.feedback.harvest import FINDING_MARKER, harvest, is_ours
 from bot.feedback.outcome import Kind
+from bot.feedback.shown import as_shown
 from bot.feedback.store import MAX_RULES, Observed, RuleError, SqlFeedback
 from bot.forge.types import Comment, FindingThread
 from bot.intake.events import CommandName
+from bot.intake.policy import IntakePolicy
 from bot.jobs.context import WorkerContext
-from bot.jobs.forge import job_forge, job_repo
+from bot.jobs.forge import command_quotas, job_forge, job_repo
 from bot.jobs.record import recorded
 from bot.review.comments import marked_fingerprints
+from bot.review.guidance import rule_ref, rules_listing
 from bot.review.memory import ChangeKey, SqlMemory
 
 REFUSAL = (
@@ -56,6 +59,23 @@ def feedback_job(ctx: WorkerContext, **kwargs: Any) -> dict[str, Any]:
     kind = Kind(str(kwargs["kind"]))
     actor = str(kwargs.get("author") or "")
     value = str(kwargs.get("value") or "")
+    if repo.forge == "gitlab":  # the payload's author is anyone's word: the API's is not
+        shown = as_shown(
+            thread,
+            kind=kind,
+            actor=actor,
+            value=value,
+            comment_id=_int(kwargs.get("comment_id")),
+            target_comment_id=_int(kwargs.get("target_comment_id")),
+            revoked=bool(kwargs.get("revoked")),
+        )
+        if shown is None:
+            return {"status": "unverified", "kind": kind.value, "claimed": actor}
+        actor, value = shown.actor, shown.value[:4000]
+        if kind is Kind.REPLY:
+            policy = IntakePolicy.create(ctx.settings.bot_logins, ctx.settings.command_prefix)
+            addressed = policy.addresses_bot(value)
+            kwargs = {**kwargs, "author": actor, "value": value, "addressed": addressed}
     own = forge.own_logins()  # from the forge's API, not the payload or configuration
     if actor.lower() == thread.comment.author.lower() or actor.lower() in own:
         return {"status": "our own"}
@@ -82,6 +102,10 @@ def feedback_job(ctx: WorkerContext, **kwargs: Any) -> dict[str, Any]:
     return result
 
 
+def _int(value: Any) -> int | None:
+    return int(value) if value is not None and str(value).isdigit() else None
+
+
 def _answer(
     ctx: WorkerContext,
     forge: Any,
@@ -97,9 +121,11 @@ def _answer(
     if any(is_ours(c, thread.comment, own) and ANSWER_MARKER in c.body for c in later):
         return {"answer": "already answered"}  # a retried job: the answer is there
     # a reply addressing the bot by mention carries no command; its author is still re-read
-    _comment, refused = accept_command(forge, repo, kwargs, refusal=REFUSAL, require_command=False)
+    _comment, refused = accept_command(
+        forge, repo, kwargs, refusal=REFUSAL, require_command=False, quotas=command_quotas(ctx)
+    )
     if refused is not None:
-        return {"answer": "refused"}
+        return {"answer": "refused", "why": refused.get("reason")}
     memory = SqlMemory(ctx.engine).recall(change)
     code = "\n".join(
         f"{m.path}:{m.line}\n{m.quoted_code}" for fp in fingerprints if (m := memory.get(fp))
@@ -142,13 +168,7 @@ def harvest_job(ctx: WorkerContext, **kwargs: Any) -> dict[str, Any]:
 
 
 def _rules_text(store: SqlFeedback, forge: str, repo: str) -> str:
-    rules = store.rules(forge, repo)
-    if not rules:
-        return "This repository has no rules yet. Add one with `/assist remember <rule>`."
-    lines = [f"Rules of this repository ({len(rules)} of at most {MAX_RULES}):", ""]
-    lines += [f"- **#{r.id}** {' '.join(r.text.split())} _(by {r.author})_" for r in rules]
-    lines += ["", "Remove one with `/assist forget <id>`."]
-    return "\n".join(lines)
+    return rules_listing(store.rules(forge, repo), most=MAX_RULES)
 
 
 @recorded("rules")
@@ -162,6 +182,9 @@ def rules_job(ctx: WorkerContext, **kwargs: Any) -> dict[str, Any]:
     if verified is None:  # a forged, deleted or own note: nothing runs
         return {"status": "refused", "reason": "unverified comment"}
     comment: Comment = verified
+    refused = over_quota(command_quotas(ctx), forge, repo, comment)
+    if refused is not None:
+        return refused
     store = SqlFeedback(ctx.engine)
     command = str(kwargs["command"])
     argument = str(kwargs.get("argument") or "").strip()
@@ -182,8 +205,8 @@ def rules_job(ctx: WorkerContext, **kwargs: Any) -> dict[str, Any]:
         forge.respond(
             repo,
             comment,
-            body=f"Remembered as rule **#{rule.id}**; later reviews of this repository follow "
-            f"it. `/assist forget {rule.id}` removes it.",
+            body=f"Remembered as rule **{rule_ref(rule.id)}**; later reviews of this repository "
+            f"follow it. `/assist forget {rule.id}` removes it.",
         )
         return {"status": "remembered", "rule": rule.id}
     word = argument.split()[0].lstrip("#") if argument else ""
@@ -196,6 +219,8 @@ def rules_job(ctx: WorkerContext, **kwargs: Any) -> dict[str, Any]:
     forge.respond(
         repo,
         comment,
-        body=f"Rule #{word} removed." if removed else f"There is no rule #{word} here.",
+        body=f"Rule {rule_ref(int(word))} removed."
+        if removed
+        else f"There is no rule {rule_ref(int(word))} here.",
     )
     return {"status": "forgotten" if removed else "unknown", "rule": int(word)}

@@ -7,6 +7,7 @@ from typing import Any
 
 from rq import get_current_job
 
+from bot.access.quota import CommandQuotas
 from bot.domain import ForgeKind, RepoRef
 from bot.forge.audit import AuditedForge, SqlAuditLog
 from bot.forge.factory import build_forge
@@ -48,3 +49,8 @@ def job_forge(
     job = get_current_job()
     who = actor if actor is not None else str(kwargs.get("author") or "")
     return AuditedForge(inner, SqlAuditLog(ctx.engine), actor=who, job_id=job.id if job else "")
+
+
+def command_quotas(ctx: WorkerContext) -> CommandQuotas:
+    """The command quotas of the worker's settings, counted in its Redis."""
+    return CommandQuotas.from_settings(ctx.redis, ctx.settings)

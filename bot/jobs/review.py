@@ -19,7 +19,7 @@ from bot.index.indexing import related_code
 from bot.intake.events import PullAction
 from bot.jobs.announce import after_announce
 from bot.jobs.context import WorkerContext
-from bot.jobs.forge import job_forge, job_repo
+from bot.jobs.forge import command_quotas, job_forge, job_repo
 from bot.jobs.lifecycle import review_running, review_skipped
 from bot.jobs.model import ready_model
 from bot.jobs.record import recorded
@@ -49,7 +49,9 @@ def review_job(ctx: WorkerContext, **kwargs: Any) -> dict[str, Any]:
         after_announce(ctx.redis, job.id)  # "queued" never lands after what this job shows
     forge = job_forge(ctx, kwargs)
     if trigger == "command":
-        _comment, refused = accept_command(forge, repo, kwargs, refusal=REFUSAL)
+        _comment, refused = accept_command(
+            forge, repo, kwargs, refusal=REFUSAL, quotas=command_quotas(ctx)
+        )
         if refused is not None:
             return refused
     head = str(kwargs.get("head_sha") or "") or forge.get_change(repo, number).head_sha

@@ -4,9 +4,9 @@ from __future__ import annotations
 
 from typing import Any
 
-from bot.access.commands import command_comment, is_own
+from bot.access.commands import command_comment, is_own, over_quota, verified_comment
 from bot.jobs.context import WorkerContext
-from bot.jobs.forge import job_forge, job_repo
+from bot.jobs.forge import command_quotas, job_forge, job_repo
 from bot.jobs.record import recorded
 from bot.sanitize import inline
 
@@ -27,11 +27,21 @@ HELP_TEXT = """\
 
 @recorded("help")
 def usage_job(ctx: WorkerContext, **kwargs: Any) -> dict[str, Any]:
-    """Reply with the help text (and why, when a command was misused)."""
+    """Reply with the help text (and why, when a command was misused): the commenter is read
+    from the forge (GitLab) and counted against the command quotas like any command."""
     reason = str(kwargs["reason"])
     body = HELP_TEXT if reason == "help" else f"{inline(reason, limit=300)}.\n\n{HELP_TEXT}"
     forge = job_forge(ctx, kwargs)
     if is_own(forge, str(kwargs.get("author") or "")):  # never answer ourselves
         return {"status": "ignored", "reason": "our own comment"}
-    reply = forge.respond(job_repo(kwargs), command_comment(kwargs), body=body)
+    repo = job_repo(kwargs)
+    comment = verified_comment(
+        forge, repo, command_comment(kwargs), prefix=ctx.settings.command_prefix
+    )
+    if comment is None:  # a forged or edited note (GitLab): nothing is said
+        return {"status": "refused", "reason": "unverified comment"}
+    refused = over_quota(command_quotas(ctx), forge, repo, comment)
+    if refused is not None:
+        return refused
+    reply = forge.respond(repo, comment, body=body)
     return {"status": "replied", "reason": reason, "reply_id": reply.id if reply else None}

@@ -22,6 +22,7 @@ from bot.review.context import ParseCache, file_context
 from bot.review.diff import DiffError, FileDiff, parse_diff
 from bot.review.prompt import numbered_diff
 from bot.review.service import change_sources, read_config
+from bot.sanitize import untrusted
 from bot.settings import Settings
 
 MAX_ANSWER_CHARS = 6000
@@ -65,7 +66,10 @@ async def answer_question(
     except PromptTooLongError:
         return Answer("The question is too long for the model's context.", llm.usage, True)
     completion = await llm.complete(fitted.messages(), max_tokens=answer_tokens)
-    text = completion.text.strip()[:MAX_ANSWER_CHARS] or "The model gave no answer."
+    # The model read untrusted text (the change, the thread): what it says is posted inert
+    # (no mention, reference, HTML, marker or committable suggestion; fences balanced).
+    text = untrusted(completion.text.strip()[:MAX_ANSWER_CHARS]).strip()
+    text = text or "The model gave no answer."
     if completion.finish_reason == "length":  # a free-text answer: say where it stops
         tokens = completion.usage.completion_tokens or answer_tokens
         text += f"\n\n_(The model's answer was cut at {tokens} tokens.)_"

@@ -6,7 +6,7 @@ import json
 from typing import Any
 
 from bot.review.pipeline import ReviewResult
-from bot.sanitize import inline
+from bot.sanitize import code_span, inline
 
 SUMMARY_MARKER = "<!-- forge-assist:summary -->"
 _SARIF_LEVEL = {"critical": "error", "major": "error", "minor": "warning", "info": "note"}
@@ -64,6 +64,12 @@ def _cell(text: str) -> str:
     return inline(text, limit=300).replace("|", "\\|")
 
 
+def _path(path: str) -> str:
+    """A file path of the change (its author chose it) in a code span it cannot leave, in a
+    table cell."""
+    return code_span(path, limit=300).replace("|", "\\|")
+
+
 def as_markdown(result: ReviewResult, *, title: str = "Forge Assist review") -> str:
     """The summary comment; found again and edited in place through its hidden marker."""
     out = [SUMMARY_MARKER, f"### {title}", ""]
@@ -73,7 +79,7 @@ def as_markdown(result: ReviewResult, *, title: str = "Forge Assist review") -> 
     if result.placed:
         out += ["| severity | where | finding |", "| --- | --- | --- |"]
         for p in result.placed:
-            where = f"`{p.anchor.path}` {_lines(p.anchor.start_line, p.anchor.end_line)}"
+            where = f"{_path(p.anchor.path)} {_lines(p.anchor.start_line, p.anchor.end_line)}"
             out.append(f"| {p.finding.severity.value} | {where} | {_cell(p.finding.title)} |")
     elif result.complete and result.reviewable:
         out.append(f"No problems found: all {result.reviewable} reviewable file(s) reviewed.")
@@ -85,20 +91,20 @@ def as_markdown(result: ReviewResult, *, title: str = "Forge Assist review") -> 
         ]
         for u in result.unplaced:
             out.append(
-                f"- `{u.path}` [{u.finding.severity.value}] {_cell(u.finding.title)}: "
-                f"{_cell(u.finding.explanation)} _({u.reason})_"
+                f"- {code_span(u.path, limit=300)} [{u.finding.severity.value}] "
+                f"{_cell(u.finding.title)}: {_cell(u.finding.explanation)} _({u.reason})_"
             )
         out += ["", "</details>"]
     if result.failed:
         out += ["", f"Files the model did not review ({len(result.failed)}):", ""]
-        out += [f"- `{path}`: {why}" for path, why in result.failed]
+        out += [f"- {code_span(path, limit=300)}: {_cell(why)}" for path, why in result.failed]
     if result.skipped:
         out += [
             "",
             f"<details><summary>Files skipped by policy ({len(result.skipped)})</summary>",
             "",
         ]
-        out += [f"- `{path}`: {why}" for path, why in result.skipped]
+        out += [f"- {code_span(path, limit=300)}: {_cell(why)}" for path, why in result.skipped]
         out += ["", "</details>"]
     usage = result.usage
     out += [

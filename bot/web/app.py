@@ -12,7 +12,8 @@ from fastapi.responses import JSONResponse
 from prometheus_client import CONTENT_TYPE_LATEST
 from sqlalchemy import text
 
-from bot.db.deliveries import SqlDeliveryStore
+from bot.access.quota import CommandQuotas
+from bot.db.deliveries import Outcome, SqlDeliveryStore
 from bot.domain import Forge
 from bot.feedback.store import SqlFeedback
 from bot.intake.core import Answer, Intake
@@ -52,12 +53,17 @@ def create_app(
     )
     feedback = SqlFeedback(services.engine)
     metrics = IntakeMetrics(
-        queue.depth, multiprocess_dir=metrics_dir, outcomes=feedback.outcome_counts
+        queue.depth,
+        multiprocess_dir=metrics_dir,
+        outcomes=feedback.outcome_counts,
+        refusals=CommandQuotas.from_settings(services.redis, settings).refusal_counts,
     )
     app = FastAPI(title="Forge Assist", version="0.1.0", docs_url=None, redoc_url=None)
 
     def respond(forge: Forge, answer: Answer, started: float) -> JSONResponse:
         metrics.deliveries.labels(forge.value, answer.event, answer.outcome.value).inc()
+        if answer.outcome is Outcome.UNAUTHORIZED:
+            metrics.unauthenticated.labels(forge.value, answer.reason or "unknown").inc()
         metrics.latency.labels(forge.value).observe(time.perf_counter() - started)
         headers = {"Retry-After": "30"} if answer.status == 503 else None
         return JSONResponse(answer.body, status_code=answer.status, headers=headers)

@@ -53,6 +53,32 @@ class _FindingOutcomes(Collector):
         yield family
 
 
+Refusals = Callable[[], Iterable[tuple[str, str, str, int]]]
+"""(forge, scope, ``replied``/``silent``, count) rows: commands refused by a quota."""
+
+
+class _CommandRefusals(Collector):
+    """Commands refused by a quota (bot/access/quota.py), read from Redis at scrape time: the
+    workers that refuse them serve no metrics."""
+
+    def __init__(self, refusals: Refusals) -> None:
+        self._refusals = refusals
+
+    def collect(self) -> Iterator[CounterMetricFamily]:
+        family = CounterMetricFamily(
+            "assist_command_refusals",
+            "`/assist` commands refused by a quota, by scope (user, repo) and whether the "
+            "refusal replied (the window's first) or stayed silent.",
+            labels=["forge", "scope", "reply"],
+        )
+        try:
+            for forge, scope, reply, count in self._refusals():
+                family.add_metric([forge, scope, reply], count)
+        except Exception as exc:  # a scrape must not fail because Redis is down
+            log.warning("command refusals unavailable: %s", type(exc).__name__)
+        yield family
+
+
 class IntakeMetrics:
     """Counters and histograms of intake.
 
@@ -67,10 +93,12 @@ class IntakeMetrics:
         *,
         multiprocess_dir: str | None = None,
         outcomes: Outcomes | None = None,
+        refusals: Refusals | None = None,
     ) -> None:
         self._multiprocess = bool(multiprocess_dir)
         self._depth = _QueueDepth(depth)
         self._outcomes = _FindingOutcomes(outcomes) if outcomes is not None else None
+        self._refusals = _CommandRefusals(refusals) if refusals is not None else None
         self.registry = CollectorRegistry()
         self.deliveries = Counter(
             "assist_deliveries",
@@ -85,16 +113,23 @@ class IntakeMetrics:
             buckets=(0.002, 0.005, 0.01, 0.025, 0.05, 0.1, 0.25, 0.5, 1.0, 2.5, 5.0),
             registry=self.registry,
         )
-        self.registry.register(self._depth)
-        if self._outcomes is not None:
-            self.registry.register(self._outcomes)
+        self.unauthenticated = Counter(
+            "assist_unauthenticated_requests",
+            "Webhook requests refused as not from the forge, by reason (missing or malformed "
+            "signature/token header: refused before the body is read). Never stored row by row.",
+            ["forge", "reason"],
+            registry=self.registry,
+        )
+        for collector in (self._depth, self._outcomes, self._refusals):
+            if collector is not None:
+                self.registry.register(collector)
 
     def expose(self) -> bytes:
         if not self._multiprocess:
             return generate_latest(self.registry)
         registry = CollectorRegistry()
         multiprocess.MultiProcessCollector(registry)  # type: ignore[no-untyped-call]
-        registry.register(self._depth)
-        if self._outcomes is not None:
-            registry.register(self._outcomes)
+        for collector in (self._depth, self._outcomes, self._refusals):
+            if collector is not None:
+                registry.register(collector)
         return generate_latest(registry)

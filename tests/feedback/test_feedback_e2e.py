@@ -15,6 +15,7 @@ import sqlalchemy as sa
 
 from bot.feedback.outcome import Kind
 from bot.feedback.store import Observed, SqlFeedback
+from bot.review.guidance import rule_ref
 from bot.review.memory import ChangeKey, Remembered, SqlMemory
 from tests.forge.conftest import GITLAB_BOT, REPO
 from tests.llm.scripted_server import chat_reply
@@ -266,19 +267,20 @@ def test_remember_changes_the_next_prompt_and_forget_undoes_it(fb: Scene) -> Non
     assert any("only people with write access" in b for b in s.bodies())
     (stored,) = SqlFeedback(s.engine).rules(s.kind, REPO)  # mallory's was not stored
     assert stored.author == "maint"
-    assert any(f"Remembered as rule **#{stored.id}**" in b for b in s.bodies())
+    ref = rule_ref(stored.id)  # "#3" that links to no issue
+    assert any(f"Remembered as rule **{ref}**" in b for b in s.bodies())
     s.llm.push(answer(), scores())
     s.opened()
     s.work()
     system = s.llm.chat_requests()[0]["messages"][0]["content"]
     assert rule in system
     (summary,) = [b for b in s.bodies() if "forge-assist:summary" in b]
-    assert f"#{stored.id} {rule}" in summary
+    assert f"{ref} {rule}" in summary
     s.command("/assist rules", author="alice")
     s.command(f"/assist forget {stored.id}", author="maint")
     s.work()
-    assert any(f"**#{stored.id}** {rule}" in b for b in s.bodies())
-    assert any(f"Rule #{stored.id} removed." in b for b in s.bodies())
+    assert any(f"**{ref}** {rule}" in b for b in s.bodies())
+    assert any(f"Rule {ref} removed." in b for b in s.bodies())
     assert SqlFeedback(s.engine).rules(s.kind, REPO) == []
     s.llm.reset()
     s.llm.push(answer(), scores())

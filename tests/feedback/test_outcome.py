@@ -2,8 +2,10 @@
 
 from __future__ import annotations
 
+import re
+
 from bot.feedback.outcome import Kind, Outcome, Signal, outcome, reply_vote
-from bot.review.guidance import Guidance, Rule
+from bot.review.guidance import Guidance, Rule, rule_ref
 from bot.review.thresholds import History, learned_threshold, thresholds
 
 
@@ -69,6 +71,10 @@ def test_summary_states_what_was_learned() -> None:
     assert "style findings need 0.95 here: 0 of 10 accepted" in text
     assert "bug 2 of 3" in text
     assert "Not posted: style finding \u201cUse f-strings\u201d (confidence 0.70 < 0.95" in text
-    assert "#4 We use assert in tests on purpose \\| &lt;b>" in text
+    # the one sanitiser: the rule's "|" cannot break the line, its HTML is dropped, and
+    # "#4" names the rule without linking issue 4
+    assert f"{rule_ref(4)} We use assert in tests on purpose \\|\n" in text
+    assert "<b>" not in text
+    assert not re.search(r"(?<![\w&])#\d", text)
     assert "(rule 4) We use assert" in guidance.instructions()
     assert Guidance().summary(0.6) == ""

@@ -27,8 +27,14 @@ def free_port() -> int:
         return int(sock.getsockname()[1])
 
 
+# The command quotas (bot/access/quota.py) count in the session's Redis across every test; a test
+# of the quotas sets its own.
+QUOTAS_OFF = {"ASSIST_COMMAND_QUOTA_USER": "0", "ASSIST_COMMAND_QUOTA_REPO": "0"}
+
+
 def assist_env(extra: Mapping[str, str]) -> dict[str, str]:
     env = {k: v for k, v in os.environ.items() if not k.startswith("ASSIST_")}
+    env.update(QUOTAS_OFF)
     env.update(extra)
     env["PYTHONUNBUFFERED"] = "1"
     return env
