@@ -10,13 +10,15 @@ from __future__ import annotations
 import json
 from collections.abc import Iterable, Mapping
 from dataclasses import dataclass
-from typing import Protocol
+from typing import TYPE_CHECKING, Protocol
 
 from sqlalchemy import ColumnElement, Engine, and_, delete, select
 from sqlalchemy.orm import Session
 
 from bot.db.models import PostedFinding, ReviewedFile
-from bot.llm import Message
+
+if TYPE_CHECKING:  # the web process reads findings without loading the model client
+    from bot.llm import Message
 
 
 @dataclass(frozen=True, slots=True)
