@@ -18,8 +18,9 @@ from pydantic import SecretStr
 
 from bot.domain import ForgeKind, RepoRef
 from bot.forge.auth import TokenSource
+from bot.forge.calls import ForgeCalls
 from bot.forge.diffs import unified_diff
-from bot.forge.errors import ForgeUnavailable, NotFound, ValidationFailed
+from bot.forge.errors import ForgeError, NotFound, ValidationFailed
 from bot.forge.github_errors import map_github_error, map_transport_error
 from bot.forge.github_objects import (
     comment_payload,
@@ -33,7 +34,6 @@ from bot.forge.github_objects import (
 )
 from bot.forge.identity import Identity, StaticIdentity
 from bot.forge.markers import quote_lines, with_marker
-from bot.forge.retry import retry_transient
 from bot.forge.types import (
     ChangeProposal,
     ChangeRequest,
@@ -55,7 +55,6 @@ from bot.forge.types import (
 T = TypeVar("T")
 log = logging.getLogger(__name__)
 DIFF_MEDIA_TYPE = "application/vnd.github.diff"
-RETRYABLE_WRITE = {502, 503, 504}
 ROLES = {
     "none": Permission.NONE,
     "read": Permission.READ,
@@ -64,6 +63,14 @@ ROLES = {
     "maintain": Permission.MAINTAIN,
     "admin": Permission.ADMIN,
 }
+
+
+def _map_error(error: Exception) -> ForgeError | None:
+    if isinstance(error, GithubException):
+        return map_github_error(error)
+    if isinstance(error, requests.RequestException):
+        return map_transport_error(error)
+    return None
 
 
 class GitHubForge:
@@ -86,14 +93,19 @@ class GitHubForge:
         self._api_url = api_url.rstrip("/")
         self._tokens = tokens
         self._timeout_s = timeout_s
-        # who we are: from the forge's API (built by the factory); bare logins only without it
-        self._identity: Identity = identity if identity is not None else StaticIdentity(bot_logins)
-        self._attempts = attempts
-        self._backoff_s = backoff_s
         self._seconds_between_writes = seconds_between_writes
         self._check_runs = check_runs
-        self._sleep = sleep
-        self._clients: dict[str, Github] = {}
+        self._calls: ForgeCalls[Github] = ForgeCalls(
+            tokens=tokens,
+            make_client=self._client,
+            map_error=_map_error,
+            # who we are: from the forge's API (built by the factory); bare logins without it
+            identity=identity if identity is not None else StaticIdentity(bot_logins),
+            expired=(BadCredentialsException,),
+            attempts=attempts,
+            backoff_s=backoff_s,
+            sleep=sleep,
+        )
 
     @property
     def kind(self) -> ForgeKind:
@@ -102,51 +114,20 @@ class GitHubForge:
     # --- plumbing ---------------------------------------------------------------------------
 
     def _client(self, token: str) -> Github:
-        if token not in self._clients:
-            self._clients.clear()
-            self._clients[token] = Github(
-                auth=Auth.Token(token),
-                base_url=self._api_url,
-                timeout=max(1, math.ceil(self._timeout_s)),
-                per_page=100,
-                retry=None,
-                seconds_between_requests=None,
-                seconds_between_writes=self._seconds_between_writes,
-                lazy=True,
-            )
-        return self._clients[token]
+        return Github(
+            auth=Auth.Token(token),
+            base_url=self._api_url,
+            timeout=max(1, math.ceil(self._timeout_s)),
+            per_page=100,
+            retry=None,
+            seconds_between_requests=None,
+            seconds_between_writes=self._seconds_between_writes,
+            lazy=True,
+        )
 
     def _run(self, repo: RepoRef, fn: Callable[[Repository], T], *, write: bool = False) -> T:
-        """Run ``fn`` with the repository; refresh the token once on 401, retry transient
-        failures, and turn library errors into ours."""
-
-        def once() -> T:
-            token = self._tokens.token(repo)
-            try:
-                try:
-                    return fn(self._client(token).get_repo(repo.path))
-                except BadCredentialsException:
-                    if not self._tokens.invalidate(repo, token):
-                        raise
-                    fresh = self._tokens.token(repo)
-                    return fn(self._client(fresh).get_repo(repo.path))
-            except GithubException as error:
-                raise map_github_error(error) from error
-            except requests.RequestException as error:
-                raise map_transport_error(error) from error
-
-        def transient(error: Exception) -> bool:
-            if not isinstance(error, ForgeUnavailable):
-                return False
-            return not write or error.status in RETRYABLE_WRITE
-
-        return retry_transient(
-            once,
-            is_transient=transient,
-            attempts=self._attempts,
-            backoff_s=self._backoff_s,
-            sleep=self._sleep,
-        )
+        """Run ``fn`` with the repository (bot.forge.calls: token refresh, retries, errors)."""
+        return self._calls.run(repo, lambda gh: fn(gh.get_repo(repo.path)), write=write)
 
     # --- reading ----------------------------------------------------------------------------
 
@@ -270,13 +251,10 @@ class GitHubForge:
         return comment
 
     def own_logins(self) -> frozenset[str]:
-        return self._identity.logins()
+        return self._calls.own_logins()
 
     def _ours(self, comment: Comment, marker: str | None) -> bool:
-        # markers are trusted only on comments our own identity wrote; no identity, no trust
-        if not self._identity.is_ours(comment.author):
-            return False
-        return marker is None or marker in comment.body
+        return self._calls.is_ours(comment, marker)
 
     # --- writing ----------------------------------------------------------------------------
 

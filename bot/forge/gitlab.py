@@ -21,8 +21,9 @@ from pydantic import SecretStr
 
 from bot.domain import ForgeKind, RepoRef
 from bot.forge.auth import TokenSource
+from bot.forge.calls import ForgeCalls
 from bot.forge.diffs import old_lines, unified_diff
-from bot.forge.errors import ForgeUnavailable, ValidationFailed
+from bot.forge.errors import ForgeError, ForgeUnavailable, ValidationFailed
 from bot.forge.gitlab_errors import LastHeaders, map_gitlab_error
 from bot.forge.gitlab_objects import (
     position_for,
@@ -33,7 +34,6 @@ from bot.forge.gitlab_objects import (
 )
 from bot.forge.identity import Identity, StaticIdentity
 from bot.forge.markers import quote_lines, with_marker
-from bot.forge.retry import retry_transient
 from bot.forge.types import (
     ChangedFile,
     ChangeProposal,
@@ -56,7 +56,6 @@ from bot.forge.types import (
 
 T = TypeVar("T")
 log = logging.getLogger(__name__)
-RETRYABLE_WRITE = {502, 503, 504}
 EMOJI = {
     Reaction.THUMBS_UP: "thumbsup",
     Reaction.THUMBS_DOWN: "thumbsdown",
@@ -115,13 +114,17 @@ class GitLabForge:
         self._url = url.rstrip("/")
         self._tokens = tokens
         self._timeout_s = timeout_s
-        # who we are: from the forge's API (built by the factory); bare logins only without it
-        self._identity: Identity = identity if identity is not None else StaticIdentity(bot_logins)
-        self._attempts = attempts
-        self._backoff_s = backoff_s
-        self._sleep = sleep
         self._last = LastHeaders()
-        self._clients: dict[str, gitlab.Gitlab] = {}
+        self._calls: ForgeCalls[gitlab.Gitlab] = ForgeCalls(
+            tokens=tokens,
+            make_client=self._client,
+            map_error=self._map_error,
+            # who we are: from the forge's API (built by the factory); bare logins without it
+            identity=identity if identity is not None else StaticIdentity(bot_logins),
+            attempts=attempts,
+            backoff_s=backoff_s,
+            sleep=sleep,
+        )
 
     @property
     def kind(self) -> ForgeKind:
@@ -130,43 +133,29 @@ class GitLabForge:
     # --- plumbing ---------------------------------------------------------------------------
 
     def _client(self, token: str) -> gitlab.Gitlab:
-        if token not in self._clients:
-            self._clients.clear()
-            session = requests.Session()
-            session.hooks["response"].append(self._last.hook)
-            self._clients[token] = _Gitlab(
-                self._url,
-                private_token=token,
-                timeout=self._timeout_s,
-                retry_transient_errors=False,
-                per_page=100,
-                session=session,
-                keep_base_url=True,
-            )
-        return self._clients[token]
+        session = requests.Session()
+        session.hooks["response"].append(self._last.hook)
+        return _Gitlab(
+            self._url,
+            private_token=token,
+            timeout=self._timeout_s,
+            retry_transient_errors=False,
+            per_page=100,
+            session=session,
+            keep_base_url=True,
+        )
+
+    def _map_error(self, error: Exception) -> ForgeError | None:
+        if isinstance(error, GitlabError):
+            return map_gitlab_error(error, self._last)
+        if isinstance(error, requests.RequestException):
+            return ForgeUnavailable(f"GitLab unreachable: {type(error).__name__}")
+        return None
 
     def _run(self, repo: RepoRef, fn: Callable[[Project], T], *, write: bool = False) -> T:
-        def once() -> T:
-            token = self._tokens.token(repo)
-            try:
-                project = self._client(token).projects.get(repo.path, lazy=True)
-                return fn(project)
-            except GitlabError as error:
-                raise map_gitlab_error(error, self._last) from error
-            except requests.RequestException as error:
-                raise ForgeUnavailable(f"GitLab unreachable: {type(error).__name__}") from error
-
-        def transient(error: Exception) -> bool:
-            if not isinstance(error, ForgeUnavailable):
-                return False
-            return not write or error.status in RETRYABLE_WRITE
-
-        return retry_transient(
-            once,
-            is_transient=transient,
-            attempts=self._attempts,
-            backoff_s=self._backoff_s,
-            sleep=self._sleep,
+        """Run ``fn`` with the project (bot.forge.calls: retries, errors)."""
+        return self._calls.run(
+            repo, lambda gl: fn(gl.projects.get(repo.path, lazy=True)), write=write
         )
 
     # --- reading ----------------------------------------------------------------------------
@@ -307,13 +296,10 @@ class GitLabForge:
         return self._run(repo, read)
 
     def own_logins(self) -> frozenset[str]:
-        return self._identity.logins()
+        return self._calls.own_logins()
 
     def _ours(self, comment: Comment, marker: str | None) -> bool:
-        # markers are trusted only on comments our own identity wrote; no identity, no trust
-        if not self._identity.is_ours(comment.author):
-            return False
-        return marker is None or marker in comment.body
+        return self._calls.is_ours(comment, marker)
 
     # --- writing ----------------------------------------------------------------------------
 

@@ -11,6 +11,8 @@ from typing import TypeVar
 from bot.forge.errors import ForgeUnavailable, RateLimited
 
 T = TypeVar("T")
+# Statuses where a write never reached the forge, so trying it again cannot post it twice.
+RETRYABLE_WRITE = frozenset({502, 503, 504})
 log = logging.getLogger(__name__)
 Sleep = Callable[[float], None]
 
