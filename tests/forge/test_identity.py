@@ -10,11 +10,10 @@ import pytest
 import redis
 from pydantic import SecretStr
 
-from bot.access.commands import accept_command
+from bot.access.commands import accept_command, is_own
 from bot.forge.errors import PermissionDenied
 from bot.forge.factory import build_forge
 from bot.forge.identity import RedisIdentityStore, forget_identities
-from bot.jobs.forge import is_own
 from bot.settings import Settings
 from tests.forge.conftest import APP_ID, GITLAB_BOT, REPO, Env
 from tests.testforge.fixtures import AppKey
