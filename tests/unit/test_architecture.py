@@ -5,6 +5,7 @@ from __future__ import annotations
 
 import json
 import os
+import re
 import shutil
 import subprocess
 import sys
@@ -84,6 +85,14 @@ def test_no_import_cycle_between_modules() -> None:
         if module not in index:
             visit(module)
     assert cycles == []
+
+
+def test_every_path_the_map_names_exists() -> None:
+    text = (ROOT / "docs" / "architecture.md").read_text()
+    paths = set(re.findall(r"`((?:bot|indexer|tests|bench|docs)/[\w./-]*)`", text))
+    assert len(paths) > 30
+    missing = sorted(p for p in paths if not (ROOT / p.rstrip("/")).exists())
+    assert missing == []
 
 
 _PROBE = """
