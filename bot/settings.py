@@ -363,6 +363,17 @@ class Settings(BaseSettings):
     def _lists_from_csv(cls, value: object) -> object:
         return _split_list(value)
 
+    @field_validator("fix_push_remote")
+    @classmethod
+    def _a_repository(cls, value: str | None) -> str | None:
+        """``owner/name`` or ``group/sub/name`` (templates allowed); empty means unset."""
+        if value is None or not value.strip():
+            return None
+        parts = value.strip().strip("/").split("/")
+        if len(parts) < 2 or not all(parts):
+            raise ValueError("ASSIST_FIX_PUSH_REMOTE must name a repository: owner/name")
+        return value.strip()
+
 
 def _secret_problem(value: str) -> str | None:
     stripped = value.strip()

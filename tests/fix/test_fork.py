@@ -5,9 +5,11 @@ created on the fork with the base as its target), both forges, on the test forge
 from __future__ import annotations
 
 import pytest
+from pydantic import ValidationError
 
 from bot.domain import RepoRef
 from bot.fix.remote import PushRemoteError, head_repo, push_repo
+from bot.settings import Settings
 from tests.fix.conftest import BOT, FIXED, MAINTAINER, REPO, World, edits, good_fix, locate
 from tests.fix.test_job import COUNT, fix_branches, run_job
 
@@ -88,3 +90,11 @@ def test_the_push_remote_names_a_repository() -> None:
     for bad in ("shop", "bots/", "/shop", "a//b"):
         with pytest.raises(PushRemoteError):
             push_repo(bad, base)
+
+
+def test_the_setting_refuses_what_is_not_a_repository() -> None:
+    assert Settings(fix_push_remote="bots/{name}").fix_push_remote == "bots/{name}"
+    assert Settings(fix_push_remote=" ").fix_push_remote is None
+    for bad in ("shop", "a//b"):
+        with pytest.raises(ValidationError):
+            Settings(fix_push_remote=bad)
