@@ -15,7 +15,6 @@ from bot.domain import Forge
 from bot.settings import Settings, SettingsError, validate_for_console, validate_for_serving
 
 if TYPE_CHECKING:
-    from bot.domain import ForgeKind
     from bot.eval.mine import ExportedChange
 
 # Tracebacks never print local variables: they may hold secrets.
@@ -1094,7 +1093,7 @@ def _forge_history(
     from bot.forge.factory import build_forge
 
     settings = _settings()
-    kind = ForgeKind(forge_kind) if forge_kind in ("github", "gitlab") else None
+    kind = Forge(forge_kind) if forge_kind in ("github", "gitlab") else None
     ref = forge_repo(url, gitlab_url=settings.gitlab_url, kind=kind)
     try:
         adapter = build_forge(settings, ref.forge)

@@ -193,6 +193,26 @@ class CommandQuotas:
             notice_key=keys[2] if name == "user" else keys[3],
         )
 
+    def would_refuse(
+        self, forge: str, repo: str, user: str, *, command_id: str, now: float | None = None
+    ) -> bool:
+        """Whether :meth:`check` would refuse this command now, counting nothing: for the
+        acknowledgement posted while the command waits (bot/jobs/announce.py)."""
+        q = self._quota
+        if q.unlimited:
+            return False
+        at = time.time() if now is None else now
+        window = int(at // q.window_s)
+        p, who = self._prefix, user.lower()
+        if self._redis.exists(f"{p}seen:{forge}:{repo}:{command_id}:{window}"):
+            return False
+        used_user, used_repo = self._redis.mget(
+            f"{p}user:{forge}:{who}:{window}", f"{p}repo:{forge}:{repo}:{window}"
+        )
+        if who and q.per_user > 0 and int(used_user or 0) >= q.per_user:
+            return True
+        return q.per_repo > 0 and int(used_repo or 0) >= q.per_repo
+
     def unclaim_reply(self, verdict: Verdict) -> None:
         """The window's one reply could not be posted: let the next refusal post it."""
         if verdict.notice_key:

@@ -8,8 +8,8 @@ It never overwrites a later state. Under a short Redis lock per announced job, i
 while that job is still waiting (queued, scheduled or deferred in RQ) and not superseded by a
 newer head; the job, when it starts, waits for that lock (:func:`after_announce`) before it
 shows anything itself. So "queued" can never land after "reviewing" or a result. A command is
-acknowledged only once its comment is verified and its author may run it, as the job itself
-checks (a refusal is the job's to say).
+acknowledged only once its comment is verified, its author may run it and is within the
+command quotas, as the job itself checks (a refusal is the job's to say).
 """
 
 from __future__ import annotations
@@ -26,6 +26,7 @@ from rq.exceptions import NoSuchJobError
 from rq.job import Job, JobStatus
 
 from bot.access.commands import command_comment, may_command, verified_comment
+from bot.access.quota import CommandQuotas
 from bot.domain import RepoRef
 from bot.forge.audit import AuditedForge, SqlAuditLog
 from bot.forge.errors import ForgeError
@@ -91,7 +92,12 @@ def announce_forge(ctx: WorkerContext, kwargs: Mapping[str, Any]) -> Forge:
 
 
 def show_queued(
-    forge: Forge, repo: RepoRef, kwargs: Mapping[str, Any], *, prefix: str
+    forge: Forge,
+    repo: RepoRef,
+    kwargs: Mapping[str, Any],
+    *,
+    prefix: str,
+    quotas: CommandQuotas | None = None,
 ) -> dict[str, Any]:
     """What the announce shows: a pending review status, an acknowledged command, or both."""
     kind = str(kwargs.get("kind") or "")
@@ -102,6 +108,10 @@ def show_queued(
         comment = verified_comment(forge, repo, command_comment(kwargs), prefix=prefix)
         if comment is None:
             return {"status": "skipped", "reason": "unverified comment"}
+        if quotas is not None and quotas.would_refuse(
+            repo.forge, repo.path, comment.author, command_id=str(comment.id)
+        ):
+            return {"status": "skipped", "reason": "over a command quota (the job says so)"}
         change = None if kind == "fix" else forge.get_change(repo, number)
         author = change.author if change is not None else None
         if not may_command(forge, repo, comment.author, change_author=author):
@@ -130,7 +140,13 @@ def announce_job(**kwargs: Any) -> dict[str, Any]:
             return {"status": "skipped", "reason": reason}
         try:
             forge = announce_forge(ctx, kwargs)
-            return show_queued(forge, job_repo(kwargs), kwargs, prefix=ctx.settings.command_prefix)
+            return show_queued(
+                forge,
+                job_repo(kwargs),
+                kwargs,
+                prefix=ctx.settings.command_prefix,
+                quotas=CommandQuotas.from_settings(ctx.redis, ctx.settings),
+            )
         except ForgeError as exc:
             log.warning("could not announce job %s: %s", target, exc, extra={"job_id": target})
             return {"status": "failed", "reason": type(exc).__name__}

@@ -113,6 +113,7 @@ def test_api_keys_roles_and_revocation(
         "console-index",
         "console-review",
         "console-fix",
+        "console-status",
     }
 
     # Bad filters are refused with a reason, not ignored.
