@@ -149,8 +149,8 @@ class OpenAIClient:
         if first.finish_reason == "length":
             self._account("json", Usage(failures=1), outcome="cut_off")
             raise _cut_off(output, first, max_tokens, parsed)
-        used = first.usage.prompt_tokens + first.usage.completion_tokens
-        if used and used + max_tokens + 64 > self.config.context_tokens:
+        repair = structured.repair_messages(prompt, first.text, parsed)
+        if await self._repair_tokens(repair, first) + max_tokens > self.config.context_tokens:
             # The repair re-sends the prompt and this answer: the server would refuse it.
             self._account("json", Usage(failures=1), outcome="invalid_output")
             raise ModelOutputError(
@@ -163,7 +163,7 @@ class OpenAIClient:
         second = await self._measured(
             "json_repair",
             self._body(
-                structured.repair_messages(prompt, first.text, parsed),
+                repair,
                 max_tokens=max_tokens,
                 temperature=temperature,
                 fmt=fmt,
@@ -271,6 +271,17 @@ class OpenAIClient:
         return int(reply.data["count"])
 
     # --- internals --------------------------------------------------------------------------
+
+    async def _repair_tokens(self, repair: Sequence[Message], first: Completion) -> int:
+        """The repair prompt's size: the larger of the server's count of it (the prompt, the
+        invalid answer and the repair instruction) and the first request's reported usage
+        with a margin for the instruction (either may be missing)."""
+        used = first.usage.prompt_tokens + first.usage.completion_tokens
+        reported = used + 64 if used else 0
+        try:
+            return max(await self.count_chat(repair), reported)
+        except LLMError:
+            return reported
 
     def _body(
         self,

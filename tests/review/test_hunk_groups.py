@@ -43,7 +43,9 @@ def finding(quote: str, line: int) -> Reply:
 
 def run(server: ScriptedServer, review: ReviewInput, context_tokens: int) -> ReviewResult:
     async def go() -> ReviewResult:
-        config = LLMConfig((server.base_url,), "scripted", max_retries=0)
+        config = LLMConfig(
+            (server.base_url,), "scripted", max_retries=0, context_tokens=context_tokens
+        )
         async with OpenAIClient(config) as client:
             return await review_diff(
                 review,
@@ -125,12 +127,13 @@ def test_a_failed_group_is_named_and_the_others_are_kept(scripted: ScriptedServe
     context = one_hunk_context(scripted, diff)
     scripted.push(
         finding("value_5 = compute(5) * 0", 5),
-        chat_reply("not json"),
-        chat_reply("still not json"),  # the one repair request
+        chat_reply("not json"),  # a group's prompt fills the context: no room for a repair
         chat_reply('{"findings": []}'),
     )
     result = run(scripted, request(diff), context_tokens=context)
-    assert len(scripted.chat_requests()) == 4
+    sent = scripted.chat_requests()
+    assert len(sent) == 3  # the repair (prompt, answer and instruction) would not fit: not sent
+    assert all(prompt_chars(body) + ANSWER_TOKENS <= context for body in sent)
     assert [p.anchor.start_line for p in result.placed] == [5]
     assert result.failed == (
         ("calc.py", f"{NOT_SCHEMA} in 1 of its 3 hunk groups (the others were reviewed)"),

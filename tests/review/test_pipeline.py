@@ -79,7 +79,7 @@ def answer(*findings: dict[str, object]) -> Reply:
 
 def run(server: ScriptedServer, request: ReviewInput) -> ReviewResult:
     async def go() -> ReviewResult:
-        config = LLMConfig((server.base_url,), "scripted", max_retries=0)
+        config = LLMConfig((server.base_url,), "scripted", max_retries=0, context_tokens=16000)
         async with OpenAIClient(config) as client:
             return await review_diff(
                 request, client, client, nonce="n0nce123", context_tokens=16000
