@@ -33,7 +33,9 @@ from bot.llm import (
 from tests.llm.helpers import run
 from tests.support.vllm import REQUEST_TIMEOUT_S, VLLMServer, stop_vllm
 
-pytestmark = pytest.mark.vllm
+# Each of these may start a CPU vLLM (a minute idle, several on a busy machine): a generous
+# ceiling that only stops a hung test, never a slow one.
+pytestmark = [pytest.mark.vllm, pytest.mark.timeout(1800)]
 
 HELLO = [
     Message("system", "You are a helpful assistant. Answer briefly."),
