@@ -34,7 +34,7 @@ from bot.forge.factory import build_forge
 from bot.forge.protocol import Forge
 from bot.forge.types import Reaction
 from bot.jobs.context import WorkerContext, current
-from bot.jobs.forge import job_repo
+from bot.jobs.forge import identity_store, job_repo
 from bot.jobs.lifecycle import review_queued
 from bot.jobs.queue import is_superseded
 
@@ -78,6 +78,8 @@ def announce_forge(ctx: WorkerContext, kwargs: Mapping[str, Any]) -> Forge:
         settings,
         job_repo(kwargs).forge,
         installation_id=int(installation) if installation else None,
+        scope="review",  # a pending status, a reaction on the command: no contents write
+        identity_store=identity_store(ctx),  # who we are, cached for every worker
         attempts=1,
         github_write_pause_s=0,
         github_check_runs=settings.github_check_runs,

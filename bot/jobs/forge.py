@@ -44,7 +44,7 @@ def job_forge(
         backoff_s=settings.forge_retry_backoff_s,
         github_write_pause_s=settings.github_write_pause_s,
         github_check_runs=settings.github_check_runs,
-        identity_store=RedisIdentityStore(ctx.redis, prefix=f"{settings.queue_prefix}assist:id:"),
+        identity_store=identity_store(ctx),
     )
     job = get_current_job()
     who = actor if actor is not None else str(kwargs.get("author") or "")
@@ -54,3 +54,8 @@ def job_forge(
 def command_quotas(ctx: WorkerContext) -> CommandQuotas:
     """The command quotas of the worker's settings, counted in its Redis."""
     return CommandQuotas.from_settings(ctx.redis, ctx.settings)
+
+
+def identity_store(ctx: WorkerContext) -> RedisIdentityStore:
+    """Our identity as the forge's API gave it, shared by every worker through Redis."""
+    return RedisIdentityStore(ctx.redis, prefix=f"{ctx.settings.queue_prefix}assist:id:")
