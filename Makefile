@@ -28,7 +28,7 @@ lint: setup
 # has its own PostgreSQL database and Redis database; the CPU vLLM is started once for all.
 test: setup services model lint
 	.venv/bin/pytest -q -n $(TEST_WORKERS) --dist loadfile \
-		--cov --cov-report=term:skip-covered --cov-fail-under=$(COV_FLOOR)
+		--durations=15 --cov --cov-report=term:skip-covered --cov-fail-under=$(COV_FLOOR)
 
 COV_FLOOR ?= 75
 TEST_WORKERS ?= auto
