@@ -69,8 +69,9 @@ class Settings(BaseSettings):
         default_factory=list,
         description="Extra names of our own account, comma-separated (e.g. legacy names), added "
         "to the identity the workers read from the forge's API (GitHub App `/app` slug + "
-        "`[bot]`, token `/user`). The web process ignores events of these names and detects "
-        "@mentions of them; empty by default (no squattable name is trusted).",
+        "`[bot]`, token `/user`). The web process ignores events of these names; @mentions of "
+        "them, like those of the API identity, are answered; empty by default (no squattable "
+        "name is trusted).",
     )
     command_prefix: str = Field("/assist", description="Prefix of commands in comments.")
     feedback_min_sample: int = Field(

@@ -72,11 +72,17 @@ def feedback_job(ctx: WorkerContext, **kwargs: Any) -> dict[str, Any]:
         if shown is None:
             return {"status": "unverified", "kind": kind.value, "claimed": actor}
         actor, value = shown.actor, shown.value[:4000]
-        if kind is Kind.REPLY:
-            policy = IntakePolicy.create(ctx.settings.bot_logins, ctx.settings.command_prefix)
-            addressed = policy.addresses_bot(value)
-            kwargs = {**kwargs, "author": actor, "value": value, "addressed": addressed}
+        kwargs = {**kwargs, "author": actor, "value": value}
     own = forge.own_logins()  # from the forge's API, not the payload or configuration
+    if kind is Kind.REPLY:
+        # Whether the reply addresses the bot is decided here, against our identity from the
+        # forge's API (the web process knows only configured names, none by default).
+        names = [*ctx.settings.bot_logins, *own]
+        policy = IntakePolicy.create(names, ctx.settings.command_prefix)
+        kwargs = {
+            **kwargs,
+            "addressed": bool(kwargs.get("addressed")) or policy.addresses_bot(value),
+        }
     if actor.lower() == thread.comment.author.lower() or actor.lower() in own:
         return {"status": "our own"}
     try:

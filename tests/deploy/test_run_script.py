@@ -8,6 +8,7 @@ model already running), so the test does not start a second vLLM on a shared mac
 
 from __future__ import annotations
 
+import contextlib
 import os
 import shutil
 import signal
@@ -107,6 +108,12 @@ def started(
         if proc.poll() is None:
             os.killpg(proc.pid, signal.SIGKILL)
             proc.wait(timeout=30)
+        # The services run in sessions of their own: a script that did not stop them (a failed
+        # test) must not leave a worker consuming the next test's queues.
+        pids = copy / ".assist" / "run.pids"
+        for pid in pids.read_text().split() if pids.exists() else ():
+            with contextlib.suppress(ProcessLookupError):
+                os.killpg(int(pid), signal.SIGKILL)
 
 
 def test_make_run_starts_everything_and_ctrl_c_stops_it(

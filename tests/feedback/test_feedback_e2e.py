@@ -7,7 +7,9 @@ Webhook → `assist serve` → Redis → `assist worker` → test forge, with th
 
 from __future__ import annotations
 
+import shutil
 from collections.abc import Iterator
+from pathlib import Path
 from typing import Any
 
 import pytest
@@ -18,8 +20,8 @@ from bot.feedback.store import Observed, SqlFeedback
 from bot.review.guidance import rule_ref
 from bot.review.memory import ChangeKey, Remembered, SqlMemory
 from tests.forge.conftest import GITLAB_BOT, REPO
-from tests.llm.scripted_server import chat_reply
-from tests.review.test_job_e2e import Scene, e2e_db, scene, web  # noqa: F401 (fixtures)
+from tests.llm.scripted_server import ScriptedServer, chat_reply
+from tests.review.test_job_e2e import Scene, e2e_db, scene, web, web_env  # noqa: F401 (fixtures)
 from tests.review.test_service import BASE, answer, finding, scores
 from tests.support.payloads import (
     github_pull,
@@ -29,6 +31,9 @@ from tests.support.payloads import (
     gitlab_merge_request,
     gitlab_note,
 )
+from tests.support.processes import serve
+from tests.testforge import TestForge
+from tests.testforge.fixtures import AppKey
 
 TAX = "\n\ndef tax(amount):\n    rate = 0.2\n    value = amount*rate\n    return value\n"
 LOOP = "    for i in range(1, len(items)):\n        result += items[i].price\n"
@@ -59,13 +64,40 @@ FINDINGS = {
 }  # fmt: skip
 
 
-@pytest.fixture
-def fb(scene: Scene) -> Iterator[Scene]:  # noqa: F811
-    with scene.engine.begin() as conn:
+def clean(s: Scene) -> Scene:
+    with s.engine.begin() as conn:
         for table in ("finding_feedback", "repo_rules"):
             conn.execute(sa.text(f"DELETE FROM {table}"))
-    scene.forge.set_permission(REPO, "mallory", "read")
-    return scene
+    s.forge.set_permission(REPO, "mallory", "read")
+    return s
+
+
+@pytest.fixture
+def fb(scene: Scene) -> Scene:  # noqa: F811
+    return clean(scene)
+
+
+@pytest.fixture(params=["github", "gitlab"])
+def unnamed(
+    request: pytest.FixtureRequest,
+    testforge: TestForge,
+    scripted: ScriptedServer,
+    app_key: AppKey,
+    corpora: Path,
+    e2e_db: str,  # noqa: F811
+    redis_url: str,
+) -> Iterator[Scene]:
+    """A scene whose web process and worker are told no name of ours (the default): the
+    worker learns the bot's identity from the forge's API."""
+    env = {**web_env(e2e_db, redis_url), "ASSIST_BOT_LOGINS": ""}
+    with serve(env) as base:
+        s = Scene(request.param, testforge, scripted, (base, env), app_key, corpora, e2e_db)
+        with s.engine.begin() as conn:
+            for table in ("findings", "reviewed_files", "audit_log"):
+                conn.execute(sa.text(f"DELETE FROM {table}"))
+        yield clean(s)
+        s.engine.dispose()
+        shutil.rmtree(s.cache, ignore_errors=True)
 
 
 def outcomes(s: Scene) -> dict[str, str | None]:
@@ -293,7 +325,17 @@ def test_remember_changes_the_next_prompt_and_forget_undoes_it(fb: Scene) -> Non
 
 @pytest.mark.timeout(600)
 def test_a_reply_addressing_the_bot_is_answered_once_in_its_thread(fb: Scene) -> None:
-    s = fb
+    answered_once(fb)
+
+
+@pytest.mark.timeout(600)
+def test_a_mention_is_answered_with_no_name_configured(unnamed: Scene) -> None:
+    """``ASSIST_BOT_LOGINS`` is empty (the default): the web process cannot tell a mention,
+    the worker can (the App's slug from ``GET /app``, the token's user from ``GET /user``)."""
+    answered_once(unnamed)
+
+
+def answered_once(s: Scene) -> None:
     s.llm.push(answer(finding()), scores(0.9))
     s.opened()
     s.work()

@@ -51,9 +51,8 @@ def e2e_db(pg_url: str) -> str:
     return pg_url
 
 
-@pytest.fixture(scope="module")
-def web(e2e_db: str, redis_url: str) -> Iterator[tuple[str, dict[str, str]]]:
-    env = {
+def web_env(e2e_db: str, redis_url: str) -> dict[str, str]:
+    return {
         "ASSIST_DATABASE_URL": e2e_db,
         "ASSIST_REDIS_URL": redis_url,
         "ASSIST_GITHUB_WEBHOOK_SECRETS": GITHUB_SECRET,
@@ -67,6 +66,11 @@ def web(e2e_db: str, redis_url: str) -> Iterator[tuple[str, dict[str, str]]]:
         "ASSIST_INSTALLATION_JOBS_PER_MINUTE": "0",
         "ASSIST_MAX_RUNNING_JOBS": "0",
     }
+
+
+@pytest.fixture(scope="module")
+def web(e2e_db: str, redis_url: str) -> Iterator[tuple[str, dict[str, str]]]:
+    env = web_env(e2e_db, redis_url)
     with serve(env) as base:
         yield base, env
 
