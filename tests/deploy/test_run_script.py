@@ -13,6 +13,7 @@ import os
 import shutil
 import signal
 import subprocess
+import sys
 import time
 from collections.abc import Iterator
 from pathlib import Path
@@ -76,6 +77,29 @@ def wait_for(condition: object, what: str, timeout: float = 900.0) -> None:
     raise AssertionError(f"timed out waiting for {what}")
 
 
+# Start the script as a terminal would: SIGINT neither ignored nor blocked. A child inherits
+# both from its parent, and bash cannot trap a signal that was ignored when it started; a test
+# process that inherited or set either would make Ctrl+C a no-op for reasons of its own.
+TERMINAL = [
+    sys.executable,
+    "-c",
+    "import os, signal, sys; signal.signal(signal.SIGINT, signal.SIG_DFL); "
+    "signal.pthread_sigmask(signal.SIG_SETMASK, []); os.execv(sys.argv[1], sys.argv[1:])",
+]
+
+
+def signal_state(pid: int) -> str:
+    """What the kernel says of a process's signals and sleep, for a failure message."""
+    try:
+        status = Path(f"/proc/{pid}/status").read_text()
+        wchan = Path(f"/proc/{pid}/wchan").read_text()
+    except OSError as exc:
+        return f"pid {pid}: {exc}"
+    keep = ("State", "SigQ", "SigPnd", "ShdPnd", "SigBlk", "SigIgn", "SigCgt")
+    lines = [line for line in status.splitlines() if line.startswith(keep)]
+    return f"pid {pid} wchan={wchan}: " + "; ".join(lines)
+
+
 @pytest.fixture
 def started(
     tmp_path: Path, scripted: ScriptedServer, redis_url: str
@@ -95,7 +119,7 @@ def started(
     }
     with log.open("wb") as out:
         proc = subprocess.Popen(
-            [str(copy / "scripts" / "run")],
+            [*TERMINAL, str(copy / "scripts" / "run")],
             cwd=copy,
             env=env,
             stdout=out,
@@ -162,7 +186,10 @@ def test_make_run_starts_everything_and_ctrl_c_stops_it(
 
     # Ctrl+C: the script stops every process group it started, then exits.
     os.killpg(proc.pid, signal.SIGINT)
-    proc.wait(timeout=120)
+    try:
+        proc.wait(timeout=120)
+    except subprocess.TimeoutExpired:
+        pytest.fail(f"Ctrl+C did not stop the script: {signal_state(proc.pid)}\n{log.read_text()}")
     wait_for(
         lambda: not any(alive(pid) or group_alive(pid) for pid in pids),
         "every process gone",
