@@ -23,6 +23,7 @@ from tests.forge.conftest import GITLAB_BOT, REPO
 from tests.llm.scripted_server import ScriptedServer, chat_reply
 from tests.review.test_job_e2e import Scene, e2e_db, scene, web, web_env  # noqa: F401 (fixtures)
 from tests.review.test_service import BASE, answer, finding, scores
+from tests.security.scene import fresh_scene
 from tests.support.payloads import (
     github_pull,
     github_review_reply,
@@ -91,10 +92,7 @@ def unnamed(
     worker learns the bot's identity from the forge's API."""
     env = {**web_env(e2e_db, redis_url), "ASSIST_BOT_LOGINS": ""}
     with serve(env) as base:
-        s = Scene(request.param, testforge, scripted, (base, env), app_key, corpora, e2e_db)
-        with s.engine.begin() as conn:
-            for table in ("findings", "reviewed_files", "audit_log"):
-                conn.execute(sa.text(f"DELETE FROM {table}"))
+        s = fresh_scene(request.param, testforge, scripted, (base, env), app_key, corpora, e2e_db)
         yield clean(s)
         s.engine.dispose()
         shutil.rmtree(s.cache, ignore_errors=True)
